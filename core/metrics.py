@@ -1,0 +1,50 @@
+"""Prometheus metrics, one registry per process, built by the composition root and passed down."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """All counters in one place so every edge and service records into the same registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.webhooks = Counter(
+            "plex_tracker_webhooks_total",
+            "Webhooks processed, by final status and Plex event",
+            ["status", "event"],
+            registry=r,
+        )
+        self.webhooks_rejected = Counter(
+            "plex_tracker_webhooks_rejected_total",
+            "Webhooks refused at the edge, by reason (Plex does not retry these)",
+            ["reason"],
+            registry=r,
+        )
+        self.processing_seconds = Histogram(
+            "plex_tracker_webhook_processing_seconds",
+            "Time from a webhook's arrival to its final status",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.matches = Counter(
+            "plex_tracker_matches_total", "Show matches, by method", ["method"], registry=r
+        )
+        self.outbound_calls = Counter(
+            "plex_tracker_outbound_calls_total",
+            "Calls to TMDB, the Plex server and plex.tv, by outcome",
+            ["service", "outcome"],
+            registry=r,
+        )
+        self.job_runs = Counter(
+            "plex_tracker_job_runs_total", "Scheduled job runs, by outcome", ["job", "outcome"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "plex_tracker_queue_depth", "Webhook rows still pending", registry=r
+        )
+        self.conflicts_open = Gauge(
+            "plex_tracker_conflicts_open", "Open conflicts awaiting a decision", registry=r
+        )
