@@ -1,0 +1,167 @@
+"""Client for a user's Plex Media Server: the show-level metadata behind a webhook.
+
+The current Plex agent gives shows ``plex://show/…`` guids; the TMDB/TVDB/IMDb ids of the
+*show* are only in the ``Guid`` list of ``/library/metadata/{ratingKey}`` on the server.
+The token travels in the ``X-Plex-Token`` header, never in the URL, so it cannot leak
+through httpx's request logging or exception text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from core.clients._cache import TtlCache
+from core.clients._http import JsonRequester, RetryPolicy, Sleep
+from core.clients.errors import NotFound, UpstreamError
+from core.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+SERVICE = "plex_server"
+
+
+@dataclass(frozen=True, slots=True)
+class PlexShowMetadata:
+    """One library item as the server describes it (for a show: the show itself)."""
+
+    rating_key: str
+    guid: str | None  # "plex://show/5d9c086c46115600200aa2fe" or a legacy agent guid
+    title: str
+    year: int | None
+    guids: tuple[str, ...]  # ("imdb://tt0386676", "tmdb://2316", "tvdb://73244")
+    thumb: str | None
+    type: str | None = None  # "show", "season", "episode", "movie"
+
+
+def _base(server_url: str) -> str:
+    """Scheme, host and path of a server URL; drops credentials, query and fragment.
+
+    Users sometimes paste a URL with ``?X-Plex-Token=…``; that must not be echoed into
+    request URLs (which httpx logs) nor into error messages.
+    """
+    parts = urlsplit(server_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UpstreamError("Plex server URL must be an http(s) URL with a host", service=SERVICE)
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _metadata(rating_key: str, payload: Any) -> PlexShowMetadata:
+    container = payload["MediaContainer"]
+    items = container.get("Metadata") or []
+    if not items:
+        raise NotFound(f"plex server has no metadata for rating key {rating_key}", service=SERVICE)
+    item: Mapping[str, Any] = items[0]
+    guids = tuple(
+        str(g["id"]) for g in item.get("Guid") or () if isinstance(g, Mapping) and g.get("id")
+    )
+    year = item.get("year")
+    return PlexShowMetadata(
+        rating_key=str(item.get("ratingKey") or rating_key),
+        guid=str(item["guid"]) if item.get("guid") else None,
+        title=str(item.get("title") or ""),
+        year=int(year) if isinstance(year, int | str) and str(year).isdigit() else None,
+        guids=guids,
+        thumb=str(item["thumb"]) if item.get("thumb") else None,
+        type=str(item["type"]) if item.get("type") else None,
+    )
+
+
+class PlexServerClient:
+    """Reads library metadata from users' Plex servers; caches per (user, server, item)."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        metrics: Metrics,
+        cache_ttl: float = 3600,
+        cache_size: int = 4096,
+        timeout: float = 10.0,
+        max_retries: int = 1,
+        backoff_base: float = 0.5,
+        client_identifier: str = "plex-tracker",
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client_identifier = client_identifier
+        self._requester = JsonRequester(
+            http=http,
+            service=SERVICE,
+            metrics=metrics,
+            timeout=timeout,
+            policy=RetryPolicy(max_retries=max_retries, backoff_base=backoff_base),
+            sleep=sleep,
+        )
+        self._cache: TtlCache[tuple[int, str, str], PlexShowMetadata] = TtlCache(
+            ttl=cache_ttl, max_entries=cache_size
+        )
+
+    async def show_metadata(
+        self, *, user_id: int, server_url: str, token: str, rating_key: str
+    ) -> PlexShowMetadata:
+        """``GET {server_url}/library/metadata/{rating_key}`` as JSON.
+
+        Raises Unauthorized (bad token), NotFound (unknown key) or a retryable
+        UpstreamError (server unreachable, timeout, 5xx).
+        """
+        base = _base(server_url)
+        key = str(rating_key).strip()
+        cache_key = (user_id, base, key)
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            return cached
+        async with self._cache.lock(cache_key):
+            cached = self._cache.get(cache_key)
+            if cached is not None:
+                return cached
+            payload = await self._requester.get_json(
+                f"{base}/library/metadata/{quote(key, safe='')}",
+                # The single-item endpoint includes Guid tags already; asking is harmless
+                # and keeps working on servers where it would not.
+                params={"includeGuids": 1},
+                headers={
+                    "X-Plex-Token": token,
+                    "Accept": "application/json",
+                    "X-Plex-Client-Identifier": self._client_identifier,
+                    "X-Plex-Product": "plex-tracker",
+                },
+            )
+            try:
+                metadata = _metadata(key, payload)
+            except UpstreamError:
+                raise
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                log.warning(
+                    "plex server metadata for user %s item %s: unexpected shape (%s)",
+                    user_id,
+                    key,
+                    type(exc).__name__,
+                )
+                raise UpstreamError(
+                    "plex server returned unexpected metadata", service=SERVICE
+                ) from None
+            self._cache.set(cache_key, metadata)
+            return metadata
+
+    async def show_guids(
+        self, *, user_id: int, server_url: str, token: str, rating_key: str
+    ) -> list[str]:
+        """The item's external guids (``tmdb://…``, ``tvdb://…``, ``imdb://…``)."""
+        metadata = await self.show_metadata(
+            user_id=user_id, server_url=server_url, token=token, rating_key=rating_key
+        )
+        return list(metadata.guids)
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop a user's cached items (their token or server changed)."""
+        self._cache.discard_where(lambda k: k[0] == user_id)
