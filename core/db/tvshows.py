@@ -1,0 +1,266 @@
+"""SQL for `tvshows` and their `tvshow_episodes`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class EpisodeInput:
+    season: int
+    episode: int
+    title: str | None = None
+    runtime: int | None = None
+    air_date: date | None = None
+
+
+@dataclass(frozen=True)
+class ShowInput:
+    title: str
+    year: int | None = None
+    first_air_date: date | None = None
+    original_title: str | None = None
+    aliases: tuple[str, ...] = ()
+    tmdb_id: int | None = None
+    tvdb_id: int | None = None
+    imdb_id: str | None = None
+    status: str | None = None
+    in_production: bool = False
+    poster_path: str | None = None
+    source: str = "import"
+
+    @property
+    def start_date(self) -> date | None:
+        if self.first_air_date is not None:
+            return self.first_air_date
+        return date(self.year, 1, 1) if self.year else None
+
+
+@dataclass(frozen=True)
+class Show:
+    id: int
+    user_id: int
+    title: str
+    original_title: str | None
+    aliases: tuple[str, ...]
+    year: int | None
+    tmdb_id: int | None
+    tvdb_id: int | None
+    imdb_id: str | None
+    total_episodes: int
+    watched_episodes: int
+    total_minutes: int
+    source: str
+    status: str | None
+    in_production: bool
+
+
+_COLS = """id, user_id, title, original_title, aliases,
+           EXTRACT(YEAR FROM show_start_date)::int AS year, tmdb_id, tvdb_id, imdb_id,
+           total_episodes, watched_episodes, total_minutes, source, status, in_production"""
+
+
+def _show(r: asyncpg.Record) -> Show:
+    return Show(**{**dict(r), "aliases": tuple(r["aliases"] or ())})
+
+
+async def upsert(conn: asyncpg.Connection, user_id: int, show: ShowInput) -> tuple[Show, bool]:
+    """Insert or update a show keyed by tmdb_id, else by title + year. Returns (show, created)."""
+    if show.tmdb_id is not None:
+        existing = await conn.fetchval(
+            "SELECT id FROM tvshows WHERE user_id = $1 AND tmdb_id = $2 FOR UPDATE",
+            user_id,
+            show.tmdb_id,
+        )
+    else:
+        existing = None
+    if existing is None:
+        existing = await conn.fetchval(
+            """SELECT id FROM tvshows
+               WHERE user_id = $1 AND lower(title) = lower($2)
+                 AND EXTRACT(YEAR FROM show_start_date) IS NOT DISTINCT FROM $3::int
+                 AND ($4::int IS NULL OR tmdb_id IS NULL OR tmdb_id = $4)
+               ORDER BY id LIMIT 1 FOR UPDATE""",
+            user_id,
+            show.title,
+            show.start_date.year if show.start_date else None,
+            show.tmdb_id,
+        )
+    args = (
+        show.title,
+        show.original_title,
+        list(show.aliases),
+        show.tmdb_id,
+        show.tvdb_id,
+        show.imdb_id,
+        show.start_date,
+        show.status,
+        show.in_production,
+        show.poster_path,
+    )
+    if existing is None:
+        row = await conn.fetchrow(
+            f"""INSERT INTO tvshows (user_id, title, original_title, aliases, tmdb_id, tvdb_id,
+                   imdb_id, show_start_date, status, in_production, poster_path, source)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                RETURNING {_COLS}""",
+            user_id,
+            *args,
+            show.source,
+        )
+        assert row is not None
+        return _show(row), True
+    row = await conn.fetchrow(
+        f"""UPDATE tvshows SET title = $2, original_title = COALESCE($3, original_title),
+               aliases = CASE WHEN cardinality($4::text[]) > 0 THEN $4 ELSE aliases END,
+               tmdb_id = COALESCE($5, tmdb_id), tvdb_id = COALESCE($6, tvdb_id),
+               imdb_id = COALESCE($7, imdb_id), show_start_date = COALESCE($8, show_start_date),
+               status = COALESCE($9, status), in_production = $10,
+               poster_path = COALESCE($11, poster_path), updated_at = now()
+            WHERE id = $1 RETURNING {_COLS}""",
+        existing,
+        *args,
+    )
+    assert row is not None
+    return _show(row), False
+
+
+async def upsert_episodes(
+    conn: asyncpg.Connection, show_id: int, episodes: Sequence[EpisodeInput]
+) -> int:
+    """Add or update episodes (watched state is kept); returns the show's episode count."""
+    if episodes:
+        await conn.execute(
+            """INSERT INTO tvshow_episodes (tvshow_id, season, episode, title, runtime, air_date)
+               SELECT $1, s, e, t, r, a
+               FROM unnest($2::int[], $3::int[], $4::text[], $5::int[], $6::date[]) AS x(s, e, t, r, a)
+               ON CONFLICT (tvshow_id, season, episode) DO UPDATE SET
+                   title = COALESCE(EXCLUDED.title, tvshow_episodes.title),
+                   runtime = COALESCE(EXCLUDED.runtime, tvshow_episodes.runtime),
+                   air_date = COALESCE(EXCLUDED.air_date, tvshow_episodes.air_date)""",
+            show_id,
+            [e.season for e in episodes],
+            [e.episode for e in episodes],
+            [e.title for e in episodes],
+            [e.runtime for e in episodes],
+            [e.air_date for e in episodes],
+        )
+    return await recompute_totals(conn, show_id)
+
+
+async def recompute_totals(conn: asyncpg.Connection, show_id: int) -> int:
+    total: int = await conn.fetchval(
+        """UPDATE tvshows t SET
+               total_episodes = agg.total, watched_episodes = agg.watched,
+               total_minutes = agg.minutes, updated_at = now()
+           FROM (SELECT count(*) AS total,
+                        count(*) FILTER (WHERE watched) AS watched,
+                        COALESCE(sum(runtime) FILTER (WHERE watched), 0) AS minutes
+                 FROM tvshow_episodes WHERE tvshow_id = $1) agg
+           WHERE t.id = $1 RETURNING agg.total""",
+        show_id,
+    )
+    return total
+
+
+async def get(conn: asyncpg.Connection, user_id: int, show_id: int) -> Show | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLS} FROM tvshows WHERE user_id = $1 AND id = $2", user_id, show_id
+    )
+    return _show(row) if row else None
+
+
+async def list_for_user(conn: asyncpg.Connection, user_id: int) -> list[Show]:
+    rows = await conn.fetch(
+        f"SELECT {_COLS} FROM tvshows WHERE user_id = $1 ORDER BY lower(title), id", user_id
+    )
+    return [_show(r) for r in rows]
+
+
+async def by_external_id(
+    conn: asyncpg.Connection,
+    user_id: int,
+    *,
+    tmdb_id: int | None = None,
+    tvdb_id: int | None = None,
+    imdb_id: str | None = None,
+) -> Show | None:
+    """The user's show with any of these ids, trying tmdb, then tvdb, then imdb."""
+    for column, value in (("tmdb_id", tmdb_id), ("tvdb_id", tvdb_id), ("imdb_id", imdb_id)):
+        if value is None:
+            continue
+        row = await conn.fetchrow(
+            f"SELECT {_COLS} FROM tvshows WHERE user_id = $1 AND {column} = $2 ORDER BY id LIMIT 1",
+            user_id,
+            value,
+        )
+        if row:
+            return _show(row)
+    return None
+
+
+@dataclass(frozen=True)
+class MarkResult:
+    known: bool  # the tracker has this episode
+    newly_watched: bool
+
+
+async def mark_episode_watched(
+    conn: asyncpg.Connection, show_id: int, season: int, episode: int, watched_at: datetime
+) -> MarkResult:
+    """Mark one episode and recompute the show's totals. Call inside a transaction.
+
+    The show row is locked first: the recount then starts after any concurrent marker of the
+    same show has committed, so fifty scrobbles at once leave fifty episodes counted.
+    """
+    await conn.execute("SELECT 1 FROM tvshows WHERE id = $1 FOR UPDATE", show_id)
+    row = await conn.fetchrow(
+        """UPDATE tvshow_episodes e SET watched = true,
+               date_watched = LEAST(COALESCE(e.date_watched, $4), $4)
+           FROM (SELECT id, watched FROM tvshow_episodes
+                 WHERE tvshow_id = $1 AND season = $2 AND episode = $3 FOR UPDATE) before
+           WHERE e.id = before.id
+           RETURNING before.watched AS was_watched""",
+        show_id,
+        season,
+        episode,
+        watched_at,
+    )
+    if row is None:
+        return MarkResult(known=False, newly_watched=False)
+    if not row["was_watched"]:
+        await recompute_totals(conn, show_id)
+        await conn.execute(
+            "UPDATE tvshows SET plex_synced = true, plex_last_sync = now() WHERE id = $1", show_id
+        )
+    return MarkResult(known=True, newly_watched=not row["was_watched"])
+
+
+async def fuzzy_candidates(conn: asyncpg.Connection, user_id: int) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT id, title, original_title, aliases, tmdb_id,
+                      EXTRACT(YEAR FROM show_start_date)::int AS year
+               FROM tvshows WHERE user_id = $1""",
+            user_id,
+        )
+    )
+
+
+async def airing(conn: asyncpg.Connection, limit: int = 100) -> list[tuple[int, int, int]]:
+    """(user_id, show_id, tmdb_id) of shows still airing, least recently refreshed first."""
+    rows = await conn.fetch(
+        """SELECT user_id, id, tmdb_id FROM tvshows
+           WHERE tmdb_id IS NOT NULL AND (in_production OR status = 'Returning Series')
+           ORDER BY episodes_refreshed_at NULLS FIRST LIMIT $1""",
+        limit,
+    )
+    return [(r["user_id"], r["id"], r["tmdb_id"]) for r in rows]
+
+
+async def touch_refreshed(conn: asyncpg.Connection, show_id: int) -> None:
+    await conn.execute("UPDATE tvshows SET episodes_refreshed_at = now() WHERE id = $1", show_id)

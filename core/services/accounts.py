@@ -1,0 +1,205 @@
+"""Users, their Plex connection and webhook secret."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.crypto import Cipher, new_webhook_secret, sha256_hex
+from core.db import plex_config, users
+from core.db.plex_config import PlexConfig
+from core.db.pool import Pool
+from core.db.users import User
+from core.errors import InvalidInputError, NotFoundError
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.clients.plextv import PlexTvClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Connection:
+    user: User
+    created_user: bool
+    webhook_url: str
+    rotated_secret: bool
+    plex_username: str | None
+    verified: bool
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookOwner:
+    """What the webhook edge needs about the user a secret belongs to."""
+
+    user_id: int
+    config: PlexConfig
+
+
+class AccountService:
+    def __init__(
+        self, *, pool: Pool, cipher: Cipher, settings: Settings, plextv: PlexTvClient | None
+    ) -> None:
+        self._pool = pool
+        self._cipher = cipher
+        self._settings = settings
+        self._plextv = plextv
+
+    async def connect(
+        self,
+        *,
+        user_name: str | None = None,
+        user: User | None = None,
+        plex_token: str,
+        server_url: str | None = None,
+        accounts: list[str] | None = None,
+        rotate_secret: bool = False,
+        verify: bool = True,
+    ) -> Connection:
+        """Store the token encrypted and make sure a webhook secret exists; returns the URL."""
+        token = plex_token.strip()
+        if not token or any(c.isspace() for c in token):
+            raise InvalidInputError("the Plex token is empty or contains spaces")
+        if server_url is not None and not server_url.startswith(("http://", "https://")):
+            raise InvalidInputError("the server URL must start with http:// or https://")
+        account_id, username, verified, warning = None, None, False, None
+        if verify and self._plextv is not None:
+            from core.clients.errors import Unauthorized, UpstreamError
+
+            try:
+                account = await self._plextv.account(token)
+                account_id, username, verified = account.id, account.username, True
+            except Unauthorized:
+                raise InvalidInputError("plex.tv refused this token (401): check it and try again")
+            except UpstreamError as exc:
+                warning = f"could not verify the token with plex.tv ({exc}); stored it anyway"
+                log.warning("token check skipped: %s", exc)
+        async with self._pool.acquire() as conn, conn.transaction():
+            if user is None:
+                if not user_name:
+                    raise InvalidInputError("a user name is required")
+                user, created = await users.get_or_create(conn, user_name)
+            else:
+                created = False
+            config = await plex_config.ensure(conn, user.id)
+            await plex_config.set_token(
+                conn,
+                user.id,
+                encrypted_token=self._cipher.encrypt(token),
+                account_id=account_id,
+                username=username,
+            )
+            await plex_config.update_settings(
+                conn,
+                user.id,
+                server_url=server_url.rstrip("/") if server_url else None,
+                followed_accounts=accounts,
+                enabled=True,
+            )
+            rotated = rotate_secret or config.webhook_secret is None
+            if rotated:
+                secret = new_webhook_secret()
+                await plex_config.set_secret(
+                    conn,
+                    user.id,
+                    encrypted_secret=self._cipher.encrypt(secret),
+                    secret_hash=sha256_hex(secret),
+                )
+            else:
+                assert config.webhook_secret is not None
+                secret = self._cipher.decrypt(config.webhook_secret)
+        log.info("user %s connected Plex (new user: %s, new secret: %s)", user.id, created, rotated)
+        return Connection(
+            user=user,
+            created_user=created,
+            webhook_url=self._settings.webhook_url(secret),
+            rotated_secret=rotated,
+            plex_username=username,
+            verified=verified,
+            warning=warning,
+        )
+
+    async def rotate_secret(self, user_id: int) -> str:
+        secret = new_webhook_secret()
+        async with self._pool.acquire() as conn:
+            if await plex_config.get(conn, user_id) is None:
+                raise NotFoundError("Plex is not connected for this user")
+            await plex_config.set_secret(
+                conn, user_id, encrypted_secret=self._cipher.encrypt(secret),
+                secret_hash=sha256_hex(secret),
+            )
+        log.info("user %s rotated the webhook secret", user_id)
+        return self._settings.webhook_url(secret)
+
+    async def webhook_url(self, user_id: int) -> str:
+        async with self._pool.acquire() as conn:
+            config = await plex_config.get(conn, user_id)
+        if config is None or config.webhook_secret is None:
+            raise NotFoundError("Plex is not connected for this user: connect first")
+        return self._settings.webhook_url(self._cipher.decrypt(config.webhook_secret))
+
+    async def owner_of_secret(self, secret: str) -> WebhookOwner | None:
+        """The user a webhook secret belongs to. The lookup is by SHA-256, so timing says
+        nothing about how much of a guess was right; the stored hash is then compared in
+        constant time as well."""
+        digest = sha256_hex(secret)
+        async with self._pool.acquire() as conn:
+            config = await plex_config.by_secret_hash(conn, digest)
+        if config is None or config.webhook_secret_hash is None:
+            return None
+        from core.crypto import constant_time_equal
+
+        if not constant_time_equal(config.webhook_secret_hash, digest):
+            return None
+        return WebhookOwner(user_id=config.user_id, config=config)
+
+    async def plex_token(self, config: PlexConfig) -> str | None:
+        return self._cipher.decrypt(config.plex_token) if config.plex_token else None
+
+    async def config(self, user_id: int) -> PlexConfig:
+        async with self._pool.acquire() as conn:
+            config = await plex_config.get(conn, user_id)
+        if config is None:
+            raise NotFoundError("Plex is not connected for this user: connect first")
+        return config
+
+    async def update_settings(self, user_id: int, **changes: object) -> PlexConfig:
+        async with self._pool.acquire() as conn:
+            try:
+                return await plex_config.update_settings(conn, user_id, **changes)  # type: ignore[arg-type]
+            except LookupError:
+                raise NotFoundError("Plex is not connected for this user: connect first") from None
+
+    async def disconnect(self, user_id: int) -> bool:
+        async with self._pool.acquire() as conn:
+            done = await plex_config.disconnect(conn, user_id)
+        log.info("user %s disconnected Plex", user_id)
+        return done
+
+    async def user_by_name(self, name: str) -> User:
+        async with self._pool.acquire() as conn:
+            user = await users.by_name(conn, name)
+        if user is None:
+            raise NotFoundError(f"no user named {name!r}")
+        return user
+
+    async def user_for_discord(self, discord_id: int, name: str) -> User:
+        async with self._pool.acquire() as conn:
+            return await users.get_or_create_for_discord(conn, discord_id, name)
+
+    async def rekey(self) -> int:
+        """Re-encrypt every stored secret with the current key; returns rows changed."""
+        changed = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            for user_id, token, secret in await plex_config.all_encrypted(conn):
+                new_token = self._cipher.encrypt(self._cipher.decrypt(token)) if token else None
+                new_secret = (
+                    self._cipher.encrypt(self._cipher.decrypt(secret)) if secret else None
+                )
+                await plex_config.replace_encrypted(conn, user_id, new_token, new_secret)
+                changed += 1
+        log.info("re-encrypted the secrets of %d users with the current key", changed)
+        return changed

@@ -1,0 +1,137 @@
+"""Settings from the environment or `.env`, built once by the composition root and passed down."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it and says what is expected."""
+
+
+def _check_key(value: SecretStr | None, name: str) -> SecretStr | None:
+    if value is None or value.get_secret_value() == "":
+        return None
+    raw = value.get_secret_value().strip()
+    if not _HEX_KEY.match(raw):
+        # Never echo the value: it is a secret, even when it is a wrong one.
+        raise ValueError(
+            f"{name} must be 64 hex characters (32 bytes); got {len(raw)} characters. "
+            "Generate one with `plex-tracker gen-key`."
+        )
+    return SecretStr(raw.lower())
+
+
+def _check_url(value: str | None, name: str, schemes: tuple[str, ...]) -> str | None:
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.query):
+        raise ValueError(f"{name} must be a URL starting with {' or '.join(schemes)}://")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path("./data"), alias="DATA_DIR")
+    encryption_key: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEY")
+    encryption_key_previous: SecretStr | None = Field(
+        default=None, alias="ENCRYPTION_KEY_PREVIOUS"
+    )
+    host: str = Field(default="0.0.0.0", alias="HOST")
+    port: int = Field(default=8080, ge=0, le=65535, alias="PORT")
+    public_webhook_url: str = Field(
+        default="http://localhost:8080/api/plex/webhook", alias="PUBLIC_WEBHOOK_URL"
+    )
+    plex_rate_limit: int = Field(default=100, ge=1, alias="PLEX_RATE_LIMIT")
+    log_retention_days: int = Field(default=90, ge=1, alias="LOG_RETENTION_DAYS")
+    tmdb_api_key: SecretStr | None = Field(default=None, alias="TMDB_API_KEY")
+    tmdb_base_url: str = Field(default="https://api.themoviedb.org/3", alias="TMDB_BASE_URL")
+    plex_tv_base_url: str = Field(default="https://plex.tv", alias="PLEX_TV_BASE_URL")
+    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    discord_guild_id: int | None = Field(default=None, alias="DISCORD_GUILD_ID")
+    discord_api_base: str | None = Field(default=None, alias="DISCORD_API_BASE")
+    discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
+    bot_enabled: bool = Field(default=True, alias="BOT_ENABLED")
+    match_auto_threshold: float = Field(default=0.90, ge=0.5, le=1.0, alias="MATCH_AUTO_THRESHOLD")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_BODY_BYTES")
+    duplicate_window_seconds: int = Field(default=600, ge=0, alias="DUPLICATE_WINDOW_SECONDS")
+    worker_concurrency: int = Field(default=8, ge=1, le=64, alias="WORKER_CONCURRENCY")
+    db_pool_size: int = Field(default=10, ge=2, le=100, alias="DB_POOL_SIZE")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("encryption_key", mode="after")
+    @classmethod
+    def _key(cls, v: SecretStr | None) -> SecretStr | None:
+        return _check_key(v, "ENCRYPTION_KEY")
+
+    @field_validator("encryption_key_previous", mode="after")
+    @classmethod
+    def _previous_key(cls, v: SecretStr | None) -> SecretStr | None:
+        return _check_key(v, "ENCRYPTION_KEY_PREVIOUS")
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _database_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or v.get_secret_value() == "":
+            return None
+        _check_url(v.get_secret_value(), "DATABASE_URL", ("postgres", "postgresql"))
+        return v
+
+    @field_validator("public_webhook_url", "tmdb_base_url", "plex_tv_base_url", mode="after")
+    @classmethod
+    def _http_url(cls, v: str, info: object) -> str:
+        name = str(getattr(info, "field_name", "URL")).upper()
+        checked = _check_url(v, name, ("http", "https"))
+        if checked is None:
+            raise ValueError(f"{name} must not be empty")
+        return checked
+
+    @field_validator("discord_api_base", mode="after")
+    @classmethod
+    def _discord_api(cls, v: str | None) -> str | None:
+        return _check_url(v, "DISCORD_API_BASE", ("http", "https"))
+
+    @field_validator("discord_gateway_url", mode="after")
+    @classmethod
+    def _discord_gateway(cls, v: str | None) -> str | None:
+        checked = _check_url(v, "DISCORD_GATEWAY_URL", ("ws", "wss"))
+        return None if checked is None else checked + "/"
+
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        level = v.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    def webhook_url(self, secret: str) -> str:
+        sep = "&" if "?" in self.public_webhook_url else "?"
+        return f"{self.public_webhook_url}{sep}secret={secret}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one readable error naming each setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = err.get("loc") or ("?",)
+            field = str(loc[0])
+            name = Settings.model_fields[field].alias if field in Settings.model_fields else field
+            msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            problems.append(f"{(name or field).upper()}: {msg}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
