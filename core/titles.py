@@ -1,0 +1,163 @@
+"""Title normalisation for matching Plex shows to tracker shows.
+
+Pure functions, no I/O. `normalize_title` maps the spellings that Plex, TVDB and TMDB use
+for the same show onto one key; it deliberately does *not* touch what tells two shows
+apart (years and countries are split off here but compared separately by the scorer).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["normalize_title", "split_title_year", "title_country"]
+
+# Country suffixes seen on TVDB/Plex titles: "The Office (US)", "Shameless (UK)". A closed
+# list, so that an unrelated "(TV)" or "(OG)" in a title is left alone.
+_COUNTRIES = frozenset(
+    {
+        "US",
+        "UK",
+        "GB",
+        "AU",
+        "NZ",
+        "CA",
+        "IE",
+        "DE",
+        "AT",
+        "CH",
+        "FR",
+        "BE",
+        "NL",
+        "LU",
+        "ES",
+        "PT",
+        "IT",
+        "DK",
+        "SE",
+        "NO",
+        "FI",
+        "IS",
+        "PL",
+        "CZ",
+        "RU",
+        "UA",
+        "TR",
+        "GR",
+        "IL",
+        "IN",
+        "JP",
+        "KR",
+        "CN",
+        "TW",
+        "HK",
+        "TH",
+        "PH",
+        "MX",
+        "BR",
+        "AR",
+        "CL",
+        "CO",
+        "ZA",
+        "NG",
+    }
+)
+
+_YEAR_SUFFIX = re.compile(r"\s*[\(\[]((?:19|20)\d\d)[\)\]]\s*$")
+_COUNTRY_SUFFIX = re.compile(r"\s*\(([A-Za-z]{2})\)\s*$")
+# "Office, The" is how some libraries sort; only English articles (see _LEADING_ARTICLE).
+_TRAILING_ARTICLE = re.compile(r"^(.+?),\s*(the|a|an)$")
+# English articles only: "La", "Le", "Die", "El" are also ordinary words ("Die Hart",
+# "Le Mans") and stripping them would merge different shows.
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+(?=\S)")
+# Brand prefixes that TMDB and TVDB disagree about ("Marvel's Daredevil" vs "Daredevil").
+# A closed list: a generic "X's " rule would turn "Grey's Anatomy" into "anatomy".
+_BRAND_PREFIX = re.compile(
+    r"^(?:marvel|marvel studios|dc|tom clancy|stephen king|agatha christie|"
+    r"terry pratchett|neil gaiman|jim henson|ken burns|guillermo del toro|"
+    r"jordan peele|steven spielberg|john carpenter)'s?\s+(?=\S)"
+)
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
+# Letters that NFKD does not decompose into base letter + accent.
+_LIGATURES = str.maketrans(
+    {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+)
+_AMPERSAND = re.compile(r"\s*&\s*")
+# Dots, apostrophes and stars vanish ("S.H.I.E.L.D." -> "shield", "M*A*S*H" -> "mash");
+# every other non-word character separates words ("9-1-1" -> "9 1 1").
+_DROP = re.compile(r"[.'*]")
+_SEPARATORS = re.compile(r"[\W_]+")
+
+
+def split_title_year(title: str) -> tuple[str, int | None]:
+    """Split a trailing "(2005)" off a title: ("Doctor Who", 2005).
+
+    Only a year in brackets counts, so "1883" and "24" stay titles.
+    """
+    match = _YEAR_SUFFIX.search(title)
+    if match is None:
+        return title.strip(), None
+    rest = title[: match.start()].strip()
+    if not rest:
+        return title.strip(), None
+    return rest, int(match.group(1))
+
+
+def title_country(title: str) -> str | None:
+    """The country suffix of a title, upper case: "The Office (US)" -> "US".
+
+    A year after the country is allowed ("The Office (US) (2005)"). "GB" is reported as
+    "UK", the spelling Plex and TVDB use.
+    """
+    rest, _ = split_title_year(title)
+    match = _COUNTRY_SUFFIX.search(rest)
+    if match is None:
+        return None
+    code = match.group(1).upper()
+    if code not in _COUNTRIES:
+        return None
+    return "UK" if code == "GB" else code
+
+
+def _strip_suffixes(title: str) -> str:
+    """Drop trailing "(2005)" and "(US)" in either order, as often as they appear."""
+    while title.endswith((")", "]")):
+        rest, year = split_title_year(title)
+        country = title_country(rest)
+        if country is not None:
+            rest = _COUNTRY_SUFFIX.sub("", rest).strip()
+        if year is None and country is None:
+            return rest
+        if not rest:
+            return title
+        title = rest
+    return title
+
+
+def _fold(text: str) -> str:
+    """Case and accents: "Shōgun" -> "shogun", "Straße" -> "strasse"."""
+    text = text.translate(_APOSTROPHES).casefold()
+    if text.isascii():
+        return text
+    text = text.translate(_LIGATURES)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def normalize_title(title: str) -> str:
+    """A comparison key for a show title.
+
+    Folds case, accents and punctuation, "&" to "and", drops a leading or trailing
+    English article ("The Office" = "Office, The"), a trailing "(US)"/"(2005)" and a
+    brand prefix ("Marvel's Daredevil" -> "daredevil"). Digits and number words are kept
+    as written so "9-1-1", "911" and "Nine-Nine" stay apart. A title made only of
+    punctuation keeps its folded form rather than becoming empty.
+    """
+    folded = _fold(_strip_suffixes(title.strip())).strip()
+    text = _AMPERSAND.sub(" and ", folded).replace("%", " percent")
+    text = _TRAILING_ARTICLE.sub(r"\1", text)
+    text = _BRAND_PREFIX.sub("", text, count=1)
+    text = _DROP.sub("", text)
+    text = _SEPARATORS.sub(" ", text).strip()
+    text = _LEADING_ARTICLE.sub("", text, count=1)
+    return text or " ".join(folded.split())
