@@ -40,6 +40,7 @@ class FakeServer:
         self._rate_limit: list[float] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._sock: socket.socket | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> Self:
@@ -47,15 +48,25 @@ class FakeServer:
         self._routes(app)
         # handler_cancellation: a client that gives up (timeout) cancels a delayed handler,
         # so close() does not wait for it.
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+        )
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        site = web.SockSite(runner, sock, shutdown_timeout=1.0)
-        await site.start()
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            self._port = sock.getsockname()[1]
+            await web.SockSite(runner, sock).start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+        if self._sock is not None:
+            sock, self._sock = self._sock, None
+            sock.close()  # asyncio's server leaves a socket it was given open
+            raise
         self._runner = runner
-        self._port = sock.getsockname()[1]
+        self._sock = sock
         return self
 
     async def close(self) -> None:
