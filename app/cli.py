@@ -48,7 +48,7 @@ async def cmd_connect(services: Services, args: argparse.Namespace) -> int:
 
 async def cmd_shows_import(services: Services, args: argparse.Namespace) -> int:
     try:
-        text = Path(args.file).read_text(encoding="utf-8")
+        text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8")
     except OSError as exc:
         raise DomainError(f"cannot read {args.file}: {exc.strerror}") from None
     user = await services.accounts.user_by_name(args.user)
@@ -68,7 +68,11 @@ async def cmd_shows_list(services: Services, args: argparse.Namespace) -> int:
         return 0
     for show in shows:
         year = f" ({show.year})" if show.year else ""
-        pct = f"{100 * show.watched_episodes // show.total_episodes:3d}%" if show.total_episodes else "  -"
+        pct = (
+            f"{100 * show.watched_episodes // show.total_episodes:3d}%"
+            if show.total_episodes
+            else "  -"
+        )
         print(
             f"{show.id:>6}  {_progress_bar(show.watched_episodes, show.total_episodes)} "
             f"{show.watched_episodes:>4}/{show.total_episodes:<4} {pct}  {show.title}{year}"
@@ -106,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--user", required=True)
     c.add_argument("--plex-token", required=True)
     c.add_argument("--server-url", help="your Plex server, e.g. http://192.168.1.10:32400")
-    c.add_argument("--accounts", help="Plex accounts whose watches count (ids or names, comma-separated)")
+    c.add_argument(
+        "--accounts", help="Plex accounts whose watches count (ids or names, comma-separated)"
+    )
     c.add_argument("--rotate-secret", action="store_true", help="make a new webhook secret")
     c.add_argument("--no-verify", action="store_true", help="don't check the token with plex.tv")
 

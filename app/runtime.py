@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, *, pool_size: int | None = None) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings, *, pool_size: int | None = None
+) -> AsyncIterator[Services]:
     """Everything the edges share, torn down in reverse order on exit."""
     key = resolve_key(settings)
     previous = settings.encryption_key_previous
@@ -71,10 +74,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        # Windows, or not the main thread: Ctrl-C still ends asyncio.run.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
-            pass
     health = HealthState()
     async with AsyncExitStack() as stack:
         services = await stack.enter_async_context(open_services(settings))
@@ -87,7 +89,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         await site.start()
         log.info(
             "plex-tracker listening on http://%s:%d (ready in %.2fs)",
-            settings.host, settings.port, time.monotonic() - started,
+            settings.host,
+            settings.port,
+            time.monotonic() - started,
         )
         await stop.wait()
         log.info("shutting down")

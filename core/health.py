@@ -25,10 +25,12 @@ class HealthState:
                         "SELECT count(*) FROM plex_webhook_logs WHERE status = 'pending'"
                     )
             database: dict[str, object] = {
-                "status": "ok", "server_version": version, "pending_webhooks": pending,
+                "status": "ok",
+                "server_version": version,
+                "pending_webhooks": pending,
             }
             db_ok = True
-        except (OSError, asyncio.TimeoutError, Exception) as exc:  # any failure means "down"
+        except (TimeoutError, OSError, Exception) as exc:  # any failure means "down"
             database = {"status": "down", "error": type(exc).__name__}
             db_ok = False
         body: dict[str, object] = {

@@ -1,4 +1,4 @@
-"""The encryption key: from ENCRYPTION_KEY, or generated once into DATA_DIR for the embedded setup."""
+"""The encryption key: ENCRYPTION_KEY, or one generated once into DATA_DIR (embedded setup)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def resolve_key(settings: Settings) -> str:
         fh.write(key + "\n")
     log.warning(
         "ENCRYPTION_KEY is not set: generated one into %s (mode 0600). Back it up: without it "
-        "the stored Plex tokens cannot be read.", path
+        "the stored Plex tokens cannot be read.",
+        path,
     )
     return key

@@ -39,7 +39,9 @@ class Metrics:
             registry=r,
         )
         self.job_runs = Counter(
-            "plex_tracker_job_runs_total", "Scheduled job runs, by outcome", ["job", "outcome"],
+            "plex_tracker_job_runs_total",
+            "Scheduled job runs, by outcome",
+            ["job", "outcome"],
             registry=r,
         )
         self.queue_depth = Gauge(

@@ -46,9 +46,7 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
     data_dir: Path = Field(default=Path("./data"), alias="DATA_DIR")
     encryption_key: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEY")
-    encryption_key_previous: SecretStr | None = Field(
-        default=None, alias="ENCRYPTION_KEY_PREVIOUS"
-    )
+    encryption_key_previous: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEY_PREVIOUS")
     host: str = Field(default="0.0.0.0", alias="HOST")
     port: int = Field(default=8080, ge=0, le=65535, alias="PORT")
     public_webhook_url: str = Field(

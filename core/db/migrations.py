@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+from core.db.pool import Conn
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
     return found
 
 
-async def apply_migrations(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[str]:
+async def apply_migrations(conn: Conn, sql_dir: Path = SQL_DIR) -> list[str]:
     """Apply what is missing; returns the versions applied now (empty when up to date)."""
     migrations = discover(sql_dir)
     # Session-level lock: two processes starting together apply each file once between them.

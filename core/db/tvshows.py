@@ -8,6 +8,8 @@ from datetime import date, datetime
 
 import asyncpg
 
+from core.db.pool import Conn
+
 
 @dataclass(frozen=True)
 class EpisodeInput:
@@ -68,7 +70,7 @@ def _show(r: asyncpg.Record) -> Show:
     return Show(**{**dict(r), "aliases": tuple(r["aliases"] or ())})
 
 
-async def upsert(conn: asyncpg.Connection, user_id: int, show: ShowInput) -> tuple[Show, bool]:
+async def upsert(conn: Conn, user_id: int, show: ShowInput) -> tuple[Show, bool]:
     """Insert or update a show keyed by tmdb_id, else by title + year. Returns (show, created)."""
     if show.tmdb_id is not None:
         existing = await conn.fetchval(
@@ -129,15 +131,14 @@ async def upsert(conn: asyncpg.Connection, user_id: int, show: ShowInput) -> tup
     return _show(row), False
 
 
-async def upsert_episodes(
-    conn: asyncpg.Connection, show_id: int, episodes: Sequence[EpisodeInput]
-) -> int:
+async def upsert_episodes(conn: Conn, show_id: int, episodes: Sequence[EpisodeInput]) -> int:
     """Add or update episodes (watched state is kept); returns the show's episode count."""
     if episodes:
         await conn.execute(
             """INSERT INTO tvshow_episodes (tvshow_id, season, episode, title, runtime, air_date)
                SELECT $1, s, e, t, r, a
-               FROM unnest($2::int[], $3::int[], $4::text[], $5::int[], $6::date[]) AS x(s, e, t, r, a)
+               FROM unnest($2::int[], $3::int[], $4::text[], $5::int[], $6::date[])
+                    AS x(s, e, t, r, a)
                ON CONFLICT (tvshow_id, season, episode) DO UPDATE SET
                    title = COALESCE(EXCLUDED.title, tvshow_episodes.title),
                    runtime = COALESCE(EXCLUDED.runtime, tvshow_episodes.runtime),
@@ -152,7 +153,7 @@ async def upsert_episodes(
     return await recompute_totals(conn, show_id)
 
 
-async def recompute_totals(conn: asyncpg.Connection, show_id: int) -> int:
+async def recompute_totals(conn: Conn, show_id: int) -> int:
     total: int = await conn.fetchval(
         """UPDATE tvshows t SET
                total_episodes = agg.total, watched_episodes = agg.watched,
@@ -167,14 +168,14 @@ async def recompute_totals(conn: asyncpg.Connection, show_id: int) -> int:
     return total
 
 
-async def get(conn: asyncpg.Connection, user_id: int, show_id: int) -> Show | None:
+async def get(conn: Conn, user_id: int, show_id: int) -> Show | None:
     row = await conn.fetchrow(
         f"SELECT {_COLS} FROM tvshows WHERE user_id = $1 AND id = $2", user_id, show_id
     )
     return _show(row) if row else None
 
 
-async def list_for_user(conn: asyncpg.Connection, user_id: int) -> list[Show]:
+async def list_for_user(conn: Conn, user_id: int) -> list[Show]:
     rows = await conn.fetch(
         f"SELECT {_COLS} FROM tvshows WHERE user_id = $1 ORDER BY lower(title), id", user_id
     )
@@ -182,7 +183,7 @@ async def list_for_user(conn: asyncpg.Connection, user_id: int) -> list[Show]:
 
 
 async def by_external_id(
-    conn: asyncpg.Connection,
+    conn: Conn,
     user_id: int,
     *,
     tmdb_id: int | None = None,
@@ -210,7 +211,7 @@ class MarkResult:
 
 
 async def mark_episode_watched(
-    conn: asyncpg.Connection, show_id: int, season: int, episode: int, watched_at: datetime
+    conn: Conn, show_id: int, season: int, episode: int, watched_at: datetime
 ) -> MarkResult:
     """Mark one episode and recompute the show's totals. Call inside a transaction.
 
@@ -240,7 +241,7 @@ async def mark_episode_watched(
     return MarkResult(known=True, newly_watched=not row["was_watched"])
 
 
-async def fuzzy_candidates(conn: asyncpg.Connection, user_id: int) -> list[asyncpg.Record]:
+async def fuzzy_candidates(conn: Conn, user_id: int) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
             """SELECT id, title, original_title, aliases, tmdb_id,
@@ -251,7 +252,7 @@ async def fuzzy_candidates(conn: asyncpg.Connection, user_id: int) -> list[async
     )
 
 
-async def airing(conn: asyncpg.Connection, limit: int = 100) -> list[tuple[int, int, int]]:
+async def airing(conn: Conn, limit: int = 100) -> list[tuple[int, int, int]]:
     """(user_id, show_id, tmdb_id) of shows still airing, least recently refreshed first."""
     rows = await conn.fetch(
         """SELECT user_id, id, tmdb_id FROM tvshows
@@ -262,5 +263,5 @@ async def airing(conn: asyncpg.Connection, limit: int = 100) -> list[tuple[int, 
     return [(r["user_id"], r["id"], r["tmdb_id"]) for r in rows]
 
 
-async def touch_refreshed(conn: asyncpg.Connection, show_id: int) -> None:
+async def touch_refreshed(conn: Conn, show_id: int) -> None:
     await conn.execute("UPDATE tvshows SET episodes_refreshed_at = now() WHERE id = $1", show_id)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from core.db.pool import Conn
+
 
 @dataclass(frozen=True)
 class User:
@@ -21,7 +23,7 @@ def _user(r: asyncpg.Record) -> User:
     return User(id=r["id"], name=r["name"], discord_id=r["discord_id"])
 
 
-async def get_or_create(conn: asyncpg.Connection, name: str) -> tuple[User, bool]:
+async def get_or_create(conn: Conn, name: str) -> tuple[User, bool]:
     """Returns the user and whether it was created now."""
     row = await conn.fetchrow(
         f"INSERT INTO users (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING {_COLS}",
@@ -34,24 +36,22 @@ async def get_or_create(conn: asyncpg.Connection, name: str) -> tuple[User, bool
     return _user(row), False
 
 
-async def by_name(conn: asyncpg.Connection, name: str) -> User | None:
+async def by_name(conn: Conn, name: str) -> User | None:
     row = await conn.fetchrow(f"SELECT {_COLS} FROM users WHERE name = $1", name)
     return _user(row) if row else None
 
 
-async def by_id(conn: asyncpg.Connection, user_id: int) -> User | None:
+async def by_id(conn: Conn, user_id: int) -> User | None:
     row = await conn.fetchrow(f"SELECT {_COLS} FROM users WHERE id = $1", user_id)
     return _user(row) if row else None
 
 
-async def by_discord_id(conn: asyncpg.Connection, discord_id: int) -> User | None:
+async def by_discord_id(conn: Conn, discord_id: int) -> User | None:
     row = await conn.fetchrow(f"SELECT {_COLS} FROM users WHERE discord_id = $1", discord_id)
     return _user(row) if row else None
 
 
-async def get_or_create_for_discord(
-    conn: asyncpg.Connection, discord_id: int, name: str
-) -> User:
+async def get_or_create_for_discord(conn: Conn, discord_id: int, name: str) -> User:
     """A Discord user is a tracker user; the name gets the id appended if it is taken."""
     existing = await by_discord_id(conn, discord_id)
     if existing:
@@ -69,5 +69,5 @@ async def get_or_create_for_discord(
     return _user(row)
 
 
-async def link_discord(conn: asyncpg.Connection, user_id: int, discord_id: int | None) -> None:
+async def link_discord(conn: Conn, user_id: int, discord_id: int | None) -> None:
     await conn.execute("UPDATE users SET discord_id = $2 WHERE id = $1", user_id, discord_id)

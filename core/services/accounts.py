@@ -73,7 +73,9 @@ class AccountService:
                 account = await self._plextv.account(token)
                 account_id, username, verified = account.id, account.username, True
             except Unauthorized:
-                raise InvalidInputError("plex.tv refused this token (401): check it and try again")
+                raise InvalidInputError(
+                    "plex.tv refused this token (401): check it and try again"
+                ) from None
             except UpstreamError as exc:
                 warning = f"could not verify the token with plex.tv ({exc}); stored it anyway"
                 log.warning("token check skipped: %s", exc)
@@ -128,7 +130,9 @@ class AccountService:
             if await plex_config.get(conn, user_id) is None:
                 raise NotFoundError("Plex is not connected for this user")
             await plex_config.set_secret(
-                conn, user_id, encrypted_secret=self._cipher.encrypt(secret),
+                conn,
+                user_id,
+                encrypted_secret=self._cipher.encrypt(secret),
                 secret_hash=sha256_hex(secret),
             )
         log.info("user %s rotated the webhook secret", user_id)
@@ -196,9 +200,7 @@ class AccountService:
         async with self._pool.acquire() as conn, conn.transaction():
             for user_id, token, secret in await plex_config.all_encrypted(conn):
                 new_token = self._cipher.encrypt(self._cipher.decrypt(token)) if token else None
-                new_secret = (
-                    self._cipher.encrypt(self._cipher.decrypt(secret)) if secret else None
-                )
+                new_secret = self._cipher.encrypt(self._cipher.decrypt(secret)) if secret else None
                 await plex_config.replace_encrypted(conn, user_id, new_token, new_secret)
                 changed += 1
         log.info("re-encrypted the secrets of %d users with the current key", changed)
