@@ -194,17 +194,22 @@ def rank(title: str, year: int | None, candidates: Sequence[Candidate]) -> list[
 
 
 def _ambiguous_year(
-    best: ScoredCandidate, others: Sequence[ScoredCandidate], year: int | None
+    best: ScoredCandidate, others: Sequence[ScoredCandidate], year: int | None, country: str | None
 ) -> bool:
-    """An unknown year anywhere among same-title shows makes the pick a guess."""
-    names = _prepare(best.candidate).names
+    """An unknown year anywhere among same-title shows makes the pick a guess.
+
+    A namesake whose known country differs from the query's ("(UK)" vs "(US)") is told
+    apart by the country and does not count.
+    """
+    prep = _prepare(best.candidate)
     for other in others:
-        other_names = _prepare(other.candidate).names
-        same_title = any(fuzz.ratio(a, b) / 100.0 >= _NAMESAKE for a in names for b in other_names)
-        if not same_title:
+        other_prep = _prepare(other.candidate)
+        if country and other_prep.country and other_prep.country != country:
             continue
-        years = (year, _prepare(best.candidate).year, _prepare(other.candidate).year)
-        if None in years:
+        same_title = any(
+            fuzz.ratio(a, b) / 100.0 >= _NAMESAKE for a in prep.names for b in other_prep.names
+        )
+        if same_title and None in (year, prep.year, other_prep.year):
             return True
     return False
 
@@ -233,7 +238,7 @@ def decide(
     best = ranked[0]
     runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
     if best.confidence >= threshold and best.confidence - runner_up >= margin:
-        if not _ambiguous_year(best, ranked[1:], year):
+        if not _ambiguous_year(best, ranked[1:], year, title_country(title)):
             return FuzzyDecision(best, None, shortlist)
         return FuzzyDecision(None, "multiple_matches", shortlist)
     if runner_up >= threshold:

@@ -65,11 +65,10 @@ _COUNTRIES = frozenset(
 
 _YEAR_SUFFIX = re.compile(r"\s*[\(\[]((?:19|20)\d\d)[\)\]]\s*$")
 _COUNTRY_SUFFIX = re.compile(r"\s*\(([A-Za-z]{2})\)\s*$")
-# "Office, The" is how some libraries sort; only English articles (see _LEADING_ARTICLE).
+# "Office, The" is how some libraries sort. English articles only, here and at the start:
+# "La", "Le", "Die", "El" are also ordinary words ("Die Hart", "Le Mans") and stripping
+# them would merge different shows.
 _TRAILING_ARTICLE = re.compile(r"^(.+?),\s*(the|a|an)$")
-# English articles only: "La", "Le", "Die", "El" are also ordinary words ("Die Hart",
-# "Le Mans") and stripping them would merge different shows.
-_LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+(?=\S)")
 # Brand prefixes that TMDB and TVDB disagree about ("Marvel's Daredevil" vs "Daredevil").
 # A closed list: a generic "X's " rule would turn "Grey's Anatomy" into "anatomy".
 _BRAND_PREFIX = re.compile(
@@ -85,7 +84,6 @@ _LIGATURES = str.maketrans(
 _AMPERSAND = re.compile(r"\s*&\s*")
 # Dots, apostrophes and stars vanish ("S.H.I.E.L.D." -> "shield", "M*A*S*H" -> "mash");
 # every other non-word character separates words ("9-1-1" -> "9 1 1").
-_DROP = re.compile(r"[.'*]")
 _SEPARATORS = re.compile(r"[\W_]+")
 
 
@@ -94,7 +92,7 @@ def split_title_year(title: str) -> tuple[str, int | None]:
 
     Only a year in brackets counts, so "1883" and "24" stay titles.
     """
-    match = _YEAR_SUFFIX.search(title)
+    match = _YEAR_SUFFIX.search(title) if title.rstrip().endswith((")", "]")) else None
     if match is None:
         return title.strip(), None
     rest = title[: match.start()].strip()
@@ -110,6 +108,8 @@ def title_country(title: str) -> str | None:
     "UK", the spelling Plex and TVDB use.
     """
     rest, _ = split_title_year(title)
+    if not rest.endswith(")"):
+        return None
     match = _COUNTRY_SUFFIX.search(rest)
     if match is None:
         return None
@@ -136,10 +136,9 @@ def _strip_suffixes(title: str) -> str:
 
 def _fold(text: str) -> str:
     """Case and accents: "Shōgun" -> "shogun", "Straße" -> "strasse"."""
-    text = text.translate(_APOSTROPHES).casefold()
     if text.isascii():
-        return text
-    text = text.translate(_LIGATURES)
+        return text.casefold()
+    text = text.translate(_APOSTROPHES).casefold().translate(_LIGATURES)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -153,11 +152,21 @@ def normalize_title(title: str) -> str:
     as written so "9-1-1", "911" and "Nine-Nine" stay apart. A title made only of
     punctuation keeps its folded form rather than becoming empty.
     """
+    # The `in` checks skip regexes that cannot match: this runs for every tracker show.
     folded = _fold(_strip_suffixes(title.strip())).strip()
-    text = _AMPERSAND.sub(" and ", folded).replace("%", " percent")
-    text = _TRAILING_ARTICLE.sub(r"\1", text)
-    text = _BRAND_PREFIX.sub("", text, count=1)
-    text = _DROP.sub("", text)
-    text = _SEPARATORS.sub(" ", text).strip()
-    text = _LEADING_ARTICLE.sub("", text, count=1)
+    text = folded
+    if "&" in text:
+        text = _AMPERSAND.sub(" and ", text)
+    if "%" in text:
+        text = text.replace("%", " percent")
+    if "," in text:
+        text = _TRAILING_ARTICLE.sub(r"\1", text)
+    if "'" in text:
+        text = _BRAND_PREFIX.sub("", text, count=1)
+    text = text.replace(".", "").replace("'", "").replace("*", "")
+    if not text.replace(" ", "").isalnum():
+        text = _SEPARATORS.sub(" ", text)
+    text = " ".join(text.split())
+    if text.startswith(("the ", "a ", "an ")):
+        text = text.split(" ", 1)[1]
     return text or " ".join(folded.split())
