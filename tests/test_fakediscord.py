@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -228,3 +229,126 @@ async def test_bad_token_fails_login() -> None:
         with pytest.raises(discord.LoginFailure):
             async with running_client(DemoBot(fake.guild_id), fake, token="wrong"):
                 pass
+
+
+class RateModal(discord.ui.Modal, title="Rate"):
+    """The newer modal layout: fields wrapped in Label components (type 18)."""
+
+    def __init__(self) -> None:
+        super().__init__(custom_id="rate:modal")
+        self.score: discord.ui.Select[RateModal] = discord.ui.Select(
+            custom_id="rate:score",
+            options=[discord.SelectOption(label=str(n), value=str(n)) for n in range(1, 6)],
+        )
+        self.note: discord.ui.TextInput[RateModal] = discord.ui.TextInput(
+            custom_id="rate:note", required=False
+        )
+        self.add_item(discord.ui.Label(text="Score", component=self.score))
+        self.add_item(discord.ui.Label(text="Note", component=self.note))
+
+    async def on_submit(self, interaction: discord.Interaction[discord.Client]) -> None:
+        await interaction.response.send_message(
+            f"rated {self.score.values[0]} ({self.note.value or '-'})"
+        )
+
+
+class PickView(discord.ui.View):
+    @discord.ui.select(
+        custom_id="pick:menu",
+        options=[
+            discord.SelectOption(label="A", value="a"),
+            discord.SelectOption(label="B", value="b"),
+        ],
+    )
+    async def pick(
+        self, interaction: discord.Interaction[discord.Client], select: discord.ui.Select[PickView]
+    ) -> None:
+        await interaction.response.defer()
+        await interaction.edit_original_response(content=f"picked {select.values[0]}", view=None)
+
+
+def add_extra_commands(bot: DemoBot) -> None:
+    group = bot.tree.get_command("plex", guild=bot.guild)
+    assert isinstance(group, app_commands.Group)
+
+    @group.command(name="pick", description="select menu")
+    async def pick(interaction: discord.Interaction[discord.Client]) -> None:
+        await interaction.response.send_message("pick one", view=PickView())
+
+    @group.command(name="whois", description="user option + autocomplete")
+    async def whois(
+        interaction: discord.Interaction[discord.Client], member: discord.Member, show: str
+    ) -> None:
+        await interaction.response.send_message(f"{member.name} watches {show}", ephemeral=True)
+
+    @whois.autocomplete("show")
+    async def show_autocomplete(
+        interaction: discord.Interaction[discord.Client], current: str
+    ) -> list[app_commands.Choice[str]]:
+        titles = ["Severance", "Slow Horses", "Shogun"]
+        return [app_commands.Choice(name=t, value=t) for t in titles if t.startswith(current)]
+
+    @group.command(name="upload", description="files, channel sends and edits")
+    async def upload(interaction: discord.Interaction[discord.Client]) -> None:
+        await interaction.response.send_message(
+            "report", file=discord.File(io.BytesIO(b"hello"), filename="report.txt")
+        )
+        assert isinstance(interaction.channel, discord.TextChannel)
+        posted = await interaction.channel.send("working...")
+        await posted.edit(content="finished")
+
+    @group.command(name="rate", description="label modal")
+    async def rate(interaction: discord.Interaction[discord.Client]) -> None:
+        await interaction.response.send_modal(RateModal())
+
+    @group.command(name="dmcounter", description="a persistent button in a DM")
+    async def dmcounter(interaction: discord.Interaction[discord.Client]) -> None:
+        await interaction.user.send("count: 0", view=counter_view(0))
+        await interaction.response.send_message("check your DMs", ephemeral=True)
+
+
+async def test_more_of_the_surface(fake: FakeDiscord) -> None:
+    bot = DemoBot(fake.guild_id)
+    add_extra_commands(bot)
+    async with running_client(bot, fake):
+        pick = await fake.invoke_slash(ALICE, "plex", "pick")
+        menu_message = pick.original
+        assert menu_message is not None
+        chosen = await fake.select(menu_message, "pick:menu", ["b"], ALICE)
+        assert chosen.response_type == 6
+        await fake.wait_until(
+            lambda: menu_message["content"] == "picked b", what="the menu message edited"
+        )
+        assert menu_message["components"] == []
+
+        choices = await fake.autocomplete(ALICE, "plex", "whois", {"show": "S"}, focused="show")
+        assert [c["value"] for c in choices] == ["Severance", "Slow Horses", "Shogun"]
+        whois = await fake.invoke_slash(
+            ALICE, "plex", "whois", {"member": ALICE, "show": "Severance"}
+        )
+        assert whois.content == "alice watches Severance"
+
+        upload = await fake.invoke_slash(ALICE, "plex", "upload")
+        assert upload.original is not None
+        [attachment] = upload.original["attachments"]
+        assert attachment["filename"] == "report.txt"
+        assert fake.files[int(attachment["id"])].data == b"hello"
+        finished = await fake.wait_for_message(
+            channel_id=fake.channel_id, predicate=lambda m: m["content"] == "finished"
+        )
+        assert finished["edited_timestamp"] is not None
+
+        opened = await fake.invoke_slash(ALICE, "plex", "rate")
+        rated = await fake.submit_modal("rate:modal", {"rate:score": ["4"]}, ALICE)
+        assert opened.response_type == 9 and rated.content == "rated 4 (-)"
+
+        await fake.invoke_slash(ALICE, "plex", "dmcounter")
+        dm_message = await fake.wait_for_message(dm_user_id=ALICE)
+        clicked = await fake.click(dm_message, "counter:incr:0", ALICE)
+        assert clicked.payload["context"] == 1 and "user" in clicked.payload
+        assert dm_message["content"] == "count: 1"
+
+        with pytest.raises(ValueError, match="not a member"):
+            await fake.invoke_slash(BOB, "plex", "ping")
+        with pytest.raises(LookupError, match="no subcommand"):
+            await fake.invoke_slash(ALICE, "plex", "nope")

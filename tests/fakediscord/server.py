@@ -1221,7 +1221,8 @@ class FakeDiscord:
     ) -> list[JSON]:
         by_name = {d["name"]: d for d in defs}
         for d in defs:
-            if d.get("required") and d["name"] not in options and d["name"] != focused:
+            # While autocompleting, the user may not have filled the other options yet.
+            if focused is None and d.get("required") and d["name"] not in options:
                 raise ValueError(f"required option {d['name']!r} missing")
         built: list[JSON] = []
         for option_name, value in options.items():
@@ -1406,7 +1407,7 @@ class FakeDiscord:
     async def submit_modal(
         self,
         custom_id: str,
-        values: Mapping[str, str | Sequence[str]],
+        values: Mapping[str, Any],
         user_id: int,
         *,
         in_reply_to: InteractionRecord | None = None,
@@ -1415,7 +1416,10 @@ class FakeDiscord:
         """Fill in and submit the modal `custom_id` the bot opened; returns once answered.
 
         The submission mirrors the modal's layout as sent: text inputs in action rows
-        (discord.py's default) or inside label components (type 18).
+        (discord.py's default) or inside label components (type 18). `values` maps each
+        field's custom_id to: a str (text input, radio group), a bool (checkbox), a list of
+        option values / user, role or channel ids (selects, checkbox groups), or a list of
+        (filename, bytes) pairs (file upload). Missing optional fields are sent empty.
         """
         opener = in_reply_to or self._last_modal(custom_id)
         if opener is None or opener.response_type != m.MODAL:
@@ -1425,38 +1429,76 @@ class FakeDiscord:
             raise LookupError(
                 f"{opener.id} opened modal {modal.get('custom_id')!r}, not {custom_id!r}"
             )
-        remaining = dict(values)
-        components = [self._submitted(c, remaining) for c in modal.get("components") or []]
+        remaining: dict[str, Any] = dict(values)
+        resolved: JSON = {}
+        components = [
+            self._submitted(c, remaining, resolved) for c in modal.get("components") or []
+        ]
         if remaining:
             raise ValueError(f"modal {custom_id!r} has no fields {sorted(remaining)}")
         data: JSON = {"custom_id": custom_id, "components": [c for c in components if c]}
+        if resolved:
+            data["resolved"] = resolved
         record = await self.send_interaction(
             m.MODAL_SUBMIT, data, user_id, opener.channel_id, message=opener.source_message
         )
         return await self._answered(record, timeout, f"modal {custom_id!r}")
 
-    def _submitted(self, component: JSON, values: dict[str, str | Sequence[str]]) -> JSON | None:
+    def _submitted(self, component: JSON, values: dict[str, Any], resolved: JSON) -> JSON | None:
         ctype = int(component["type"])
         if ctype == 1:
-            children = [self._submitted(c, values) for c in component.get("components") or []]
+            children = [
+                self._submitted(c, values, resolved) for c in component.get("components") or []
+            ]
             return {"type": 1, "components": [c for c in children if c]}
         if ctype == 18:
-            inner = self._submitted(component["component"], values)
+            inner = self._submitted(component["component"], values, resolved)
             return {"type": 18, "id": component.get("id", 0), "component": inner}
         custom_id = component.get("custom_id")
         if custom_id is None:
-            return None
+            return None  # text displays and the like send nothing back
         value = values.pop(custom_id, None)
-        if ctype == 4:
+        required = component.get("required", True)
+        out: JSON = {"type": ctype, "id": component.get("id", 0), "custom_id": custom_id}
+        if ctype == 4:  # text input
             text = "" if value is None else str(value)
-            if component.get("required", True) and not text:
+            if required and not text:
                 raise ValueError(f"modal field {custom_id!r} is required")
             low, high = component.get("min_length", 0), component.get("max_length", 4000)
             if text and not low <= len(text) <= high:
                 raise ValueError(f"modal field {custom_id!r} must be {low}-{high} characters")
-            return {"type": 4, "custom_id": custom_id, "value": text}
-        chosen = [] if value is None else [value] if isinstance(value, str) else list(value)
-        return {"type": ctype, "custom_id": custom_id, "values": [str(v) for v in chosen]}
+            out["value"] = text
+        elif ctype == 21:  # radio group
+            allowed = {o["value"] for o in component.get("options") or []}
+            if value is not None and str(value) not in allowed:
+                raise ValueError(f"{value!r} is not an option of {custom_id!r}")
+            out["value"] = None if value is None else str(value)
+        elif ctype == 23:  # checkbox
+            out["value"] = bool(value)
+        elif ctype == 19:  # file upload: values are (filename, bytes) pairs
+            ids: list[str] = []
+            for filename, data in value or []:
+                stored = StoredFile(self.snowflake(), filename, data, None)
+                self.files[stored.id] = stored
+                url = f"{self.base_url}/attachments/{stored.id}/{filename}"
+                attachment = {
+                    "id": str(stored.id),
+                    "filename": filename,
+                    "size": len(data),
+                    "url": url,
+                    "proxy_url": url,
+                }
+                resolved.setdefault("attachments", {})[str(stored.id)] = attachment
+                ids.append(str(stored.id))
+            out["values"] = ids
+        else:  # selects (3, 5-8) and checkbox groups (22)
+            chosen = [] if value is None else [value] if isinstance(value, str | int) else value
+            out["values"] = [str(v) for v in chosen]
+            if ctype in (5, 6, 7, 8):
+                definition = {"name": custom_id, "type": {5: 6, 6: 8, 7: 9, 8: 7}[ctype]}
+                for item in chosen:
+                    self._option_value(definition, item, resolved)
+        return out
 
     async def wait_for_followup(
         self,
