@@ -57,7 +57,11 @@ class GatewaySession:
                 frame["s"] = self.sequence
             if self.ws.closed:
                 return
-            await self.ws.send_str(json.dumps(frame))
+            try:
+                await self.ws.send_str(json.dumps(frame))
+            except (ConnectionError, RuntimeError):
+                # The client hung up between our check and the write; like Discord, drop it.
+                log.debug("gateway session %s closed while sending %s", self.session_id, event)
 
     async def dispatch(self, event: str, data: JSON) -> None:
         await self.send(OP_DISPATCH, data, event)

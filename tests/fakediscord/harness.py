@@ -40,7 +40,7 @@ async def running_client(
     *,
     token: str = "fake-token",
     ready_timeout: float = 5.0,
-    guild_ready_timeout: float | None = 0.01,
+    guild_ready_timeout: float | None = 0.05,
     fail_on_error_logs: bool = True,
     error_loggers: Iterable[str] = DEFAULT_LOGGERS,
 ) -> AsyncIterator[discord.Client]:
@@ -67,6 +67,11 @@ async def running_client(
                 start = asyncio.create_task(client.start(token), name="fakediscord-client")
                 try:
                     await _wait_ready(client, start, ready_timeout)
+                    await fake.wait_until(
+                        lambda: client.get_guild(fake.guild_id) is not None,
+                        timeout=ready_timeout,
+                        what="the guild in the client's cache",
+                    )
                     yield client
                 except BaseException as exc:
                     failure = exc

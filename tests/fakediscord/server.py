@@ -255,7 +255,9 @@ class FakeDiscord:
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.add(waiter)
             try:
-                await asyncio.wait_for(waiter, remaining)
+                # Woken by every fake event; the short poll also covers predicates that
+                # look at client-side state (caches, flags set by callbacks).
+                await asyncio.wait_for(waiter, min(remaining, 0.05))
             except TimeoutError:
                 pass
             finally:
