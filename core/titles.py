@@ -139,8 +139,15 @@ def _fold(text: str) -> str:
     if text.isascii():
         return text.casefold()
     text = text.translate(_APOSTROPHES).casefold().translate(_LIGATURES)
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFKD", text):
+        # Accents go only on Latin, Greek and Cyrillic letters: a kana's voicing mark
+        # (ガ vs カ) is a different sound, not an accent.
+        if unicodedata.combining(ch) and kept and kept[-1] < "\u0530":
+            continue
+        kept.append(ch)
+    # Recompose what NFKD split but we kept (Hangul syllables, kana).
+    return unicodedata.normalize("NFC", "".join(kept))
 
 
 def normalize_title(title: str) -> str:
