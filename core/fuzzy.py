@@ -10,7 +10,8 @@ confidence = title similarity x year factor x country factor, where
   close to the threshold; plain ratio, never partial ratio, so "Lost" is not "Lost Girl";
 - the year factor is 1.0 for the same year, a little less for one year apart (TVDB and
   TMDB disagree about late-December premieres and pilots), and far below the threshold
-  beyond two years: same title, another decade, another show (Doctor Who 1963/2005);
+  beyond two years: same title, another decade, another show (Doctor Who 1963/2005).
+  An unknown year keeps a show just under the threshold: a conflict, never a guess;
 - a known country on both sides that differs ("(US)" vs "(UK)") is another show.
 """
 
@@ -52,8 +53,11 @@ _RATIO_CUTOFF = 40.0
 
 _YEAR_FACTORS = {0: 1.0, 1: 0.96, 2: 0.85}
 _YEAR_FAR = 0.6
-# Unknown year: an exact title can still pass the threshold when it is unique.
-_YEAR_UNKNOWN = 0.95
+# Unknown year (either side): below the default threshold, so never automatic. Even a
+# unique exact title may be the remake the tracker does not have (Doctor Who without a
+# year, tracker holding only 1963). A caller lowering the threshold to 0.88 accepts that
+# risk; same-title shows then still block it (see _ambiguous_year).
+_YEAR_UNKNOWN = 0.88
 _COUNTRY_MISMATCH = 0.5
 
 
@@ -226,8 +230,10 @@ def decide(
 
     Auto only when the best candidate is at or above `threshold`, at least `margin`
     ahead of the runner-up, and no same-title show leaves the year in doubt. Otherwise
-    a conflict: "no_match" (nothing plausible), "multiple_matches" (two or more at the
-    threshold, too close to call) or "low_confidence".
+    a conflict: "no_match" (best below NO_MATCH_FLOOR), "multiple_matches" (two or more
+    plausible shows too close to call: the runner-up within `margin` of the best and
+    no more than `margin` under the threshold, or a same-title show of unknown year) or
+    "low_confidence" (one plausible show, not sure enough).
     """
     if year is None:
         year = split_title_year(title)[1]
@@ -237,10 +243,11 @@ def decide(
         return FuzzyDecision(None, "no_match", shortlist)
     best = ranked[0]
     runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
+    too_close = best.confidence - runner_up < margin and runner_up >= threshold - margin
     if best.confidence >= threshold and best.confidence - runner_up >= margin:
         if not _ambiguous_year(best, ranked[1:], year, title_country(title)):
             return FuzzyDecision(best, None, shortlist)
         return FuzzyDecision(None, "multiple_matches", shortlist)
-    if runner_up >= threshold:
+    if too_close:
         return FuzzyDecision(None, "multiple_matches", shortlist)
     return FuzzyDecision(None, "low_confidence", shortlist)

@@ -65,7 +65,7 @@ DECISIONS: list[tuple[str, int | None, int | None, str | None]] = [
     # Country suffix and year.
     ("The Office (US)", 2005, 6, None),
     ("The Office (UK)", 2001, 5, None),
-    ("The Office (US)", None, 6, None),  # the UK namesake is told apart by country
+    ("The Office (US)", None, None, "low_confidence"),
     ("Queer as Folk (US)", 2000, 8, None),
     ("Queer as Folk", 2000, None, "multiple_matches"),  # one year from the UK show
     ("The Office (AU)", 2024, None, "no_match"),  # other country and other decade
@@ -84,9 +84,10 @@ DECISIONS: list[tuple[str, int | None, int | None, str | None]] = [
     ("9-1-1: Lone Star", 2020, 16, None),
     ("1899", 2022, None, "no_match"),
     ("Dexter: Original Sin", 2024, None, "no_match"),
-    # Tracker without a year: a unique exact title is still safe.
-    ("Firefly", 2002, 18, None),
-    ("Breaking Bad", None, 26, None),
+    # An unknown year on either side is never automatic, even for a unique title: the
+    # tracker may hold only the other version of a remade show.
+    ("Firefly", 2002, None, "low_confidence"),
+    ("Breaking Bad", None, None, "low_confidence"),
     # Near but not near enough to act alone.
     ("Star Trek: Deep Space 9", 1993, None, "low_confidence"),
     ("Something Else Entirely", 2020, None, "no_match"),
@@ -130,6 +131,15 @@ def test_two_exact_matches_same_year_are_a_conflict() -> None:
 def test_namesake_with_unknown_year_blocks_auto() -> None:
     shows = [Candidate(1, "Charmed", 2018), Candidate(2, "Charmed", None)]
     assert decide("Charmed", 2018, shows).conflict_type == "multiple_matches"
+
+
+def test_unknown_year_auto_only_when_caller_lowers_threshold() -> None:
+    assert decide("Breaking Bad", None, TRACKER, threshold=0.88).auto is not None
+    # ...and even then a same-title show of another year keeps it a conflict,
+    # while a namesake from another country does not.
+    assert decide("Doctor Who", None, TRACKER, threshold=0.88).auto is None
+    office = decide("The Office (US)", None, TRACKER, threshold=0.88)
+    assert office.auto is not None and office.auto.candidate.show_id == 6
 
 
 def test_margin_and_threshold_are_respected() -> None:

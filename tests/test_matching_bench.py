@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bench.matching.run import evaluate
+from bench.matching.run import evaluate, evaluate_without_answer
 
 # Measured on 2026-11-23 with the default threshold (0.90) and margin (0.05): 271 entries
-# (215 in the library), 0 wrong automatic matches, 76.8% of all entries and 96.7% of the
-# in-library ones mapped automatically. The floors leave a little room for tuning.
-MIN_AUTO_SHARE = 0.75
-MIN_IN_LIBRARY_AUTO_SHARE = 0.95
+# (215 in the library), 0 wrong automatic matches, 74.5% of all entries and 94.0% of the
+# in-library ones mapped automatically (the rest are conflicts: unknown years, near-miss
+# spellings). The floors leave a little room for tuning.
+MIN_AUTO_SHARE = 0.73
+MIN_IN_LIBRARY_AUTO_SHARE = 0.92
 
 
 def test_matching_benchmark() -> None:
@@ -28,3 +29,11 @@ def test_matching_benchmark() -> None:
 
     assert report.auto_share >= MIN_AUTO_SHARE
     assert report.in_library_auto_share >= MIN_IN_LIBRARY_AUTO_SHARE
+
+
+def test_matching_benchmark_with_the_answer_removed() -> None:
+    """Each in-library entry again without its show: nothing may be auto-mapped."""
+    outcomes = evaluate_without_answer()
+    assert len(outcomes) >= 100
+    wrong = [(o.entry.plex_title, o.entry.year, o.auto_id) for o in outcomes if o.wrong_auto]
+    assert wrong == []

@@ -2,7 +2,8 @@
 
 Run from the repository root: `python -m bench.matching.run` (or `python
 bench/matching/run.py`). Exits non-zero when any entry is mapped automatically to the
-wrong show, the one outcome that silently corrupts a user's tracker.
+wrong show, the one outcome that silently corrupts a user's tracker, also when re-run
+with the right show removed from the library.
 """
 
 from __future__ import annotations
@@ -151,6 +152,26 @@ def evaluate(library: list[Candidate] | None = None, entries: list[Entry] | None
     return report
 
 
+def evaluate_without_answer(
+    library: list[Candidate] | None = None, entries: list[Entry] | None = None
+) -> list[Outcome]:
+    """Every in-library entry again, with its show taken out of the library.
+
+    Turns each entry into a "not in library" trap (the tracker holds only the other
+    version of a remade show, only the spin-off, ...): any automatic match is wrong.
+    """
+    library = load_library() if library is None else library
+    entries = load_entries() if entries is None else entries
+    outcomes = []
+    for entry in entries:
+        if entry.expected is None:
+            continue
+        rest = [c for c in library if c.show_id != entry.expected]
+        missing = Entry(entry.plex_title, entry.year, None, f"{entry.note} (answer removed)")
+        outcomes.append(Outcome(missing, decide(entry.plex_title, entry.year, rest)))
+    return outcomes
+
+
 def _describe(outcome: Outcome, titles: dict[int, str]) -> str:
     entry, decision = outcome.entry, outcome.decision
     expected = titles.get(entry.expected, "?") if entry.expected else "not in library"
@@ -192,19 +213,25 @@ def main() -> int:
         "  (for a show not in the library a conflict counts as right: the answer there is\n"
         "   'add as new show' / TMDB search, not one of the tracker's shows)"
     )
+    removed = evaluate_without_answer(library)
+    removed_wrong = [o for o in removed if o.wrong_auto]
+    print(
+        f"with the right show removed:    {len(removed_wrong)} wrong automatic matches "
+        f"in {len(removed)} re-runs (goal 0)"
+    )
     misses = [
         o
         for o in report.outcomes
         if o.wrong_auto or (o.decision.auto is None and not o.conflict_ok)
     ]
     print(f"\nmisses ({len(misses)}):")
-    for outcome in misses:
+    for outcome in misses + removed_wrong:
         print("  " + _describe(outcome, titles))
     # In-library entries that needed a human: not errors, but where the auto share goes.
     print(f"\nin-library entries left to the user ({len(in_lib_conflicts)}):")
     for outcome in in_lib_conflicts:
         print("  " + _describe(outcome, titles))
-    return 1 if report.wrong_auto else 0
+    return 1 if report.wrong_auto or removed_wrong else 0
 
 
 if __name__ == "__main__":
