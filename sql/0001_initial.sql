@@ -159,6 +159,7 @@ CREATE TABLE plex_scrobbles_seen (
     account_id  text NOT NULL,
     item_key    text NOT NULL,
     seen_at     timestamptz NOT NULL,
+    log_id      bigint NOT NULL,   -- the scrobble that set seen_at: its own retries are not duplicates
     PRIMARY KEY (user_id, account_id, item_key)
 );
 
@@ -205,7 +206,7 @@ SELECT u.id AS user_id,
        count(l.id) FILTER (WHERE l.status = 'ignored') AS ignored,
        count(l.id) FILTER (WHERE l.status = 'duplicate') AS duplicates,
        count(l.id) FILTER (WHERE l.status = 'pending') AS pending,
-       count(l.id) FILTER (WHERE l.action_taken = 'marked_watched') AS episodes_marked,
+       count(l.id) FILTER (WHERE l.action_taken IN ('marked_watched', 'show_added')) AS episodes_marked,
        count(l.id) FILTER (WHERE l.action_taken = 'show_added') AS shows_added,
        max(l.created_at) AS last_webhook_at,
        avg(l.processing_duration_ms) AS avg_processing_ms

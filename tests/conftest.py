@@ -21,6 +21,8 @@ from core.db.pool import EmbeddedPostgres
 from core.services.container import Services
 from core.settings import Settings, load_settings
 
+pytest_plugins = ["tests.harness", "tests.fakediscord.fixtures"]
+
 TEST_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 _TABLES = (
     "users, tvshows, tvshow_episodes, plex_config, plex_show_mappings, plex_conflicts, "
@@ -129,3 +131,4 @@ def cli_env(clean_db: str, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def unique_name(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+

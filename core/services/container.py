@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.clients.plex_server import PlexServerClient
+from core.clients.plextv import PlexTvClient
+from core.clients.tmdb import TmdbClient
 from core.crypto import Cipher
 from core.db.pool import Pool
 from core.metrics import Metrics
 from core.services.accounts import AccountService
+from core.services.conflicts import ConflictService
+from core.services.intake import WebhookIntake
 from core.services.library import LibraryService
+from core.services.matching import Matcher
+from core.services.processor import WebhookProcessor
+from core.services.shows import ShowCatalog
+from core.services.worker import QueueWorker
 from core.settings import Settings
 
 
@@ -18,5 +27,14 @@ class Services:
     pool: Pool
     metrics: Metrics
     cipher: Cipher
+    tmdb: TmdbClient
+    plex_server: PlexServerClient
+    plextv: PlexTvClient
     accounts: AccountService
     library: LibraryService
+    catalog: ShowCatalog
+    matcher: Matcher
+    conflicts: ConflictService
+    intake: WebhookIntake
+    processor: WebhookProcessor
+    worker: QueueWorker

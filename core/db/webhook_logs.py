@@ -1,0 +1,218 @@
+"""SQL for `plex_webhook_logs`: the audit trail and, through `status = 'pending'`, the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from core.db.pool import Conn
+
+
+@dataclass(frozen=True)
+class NewLog:
+    user_id: int
+    event_type: str | None
+    status: str
+    action_taken: str | None = None
+    payload: dict[str, Any] | None = None
+    raw_body: str | None = None
+    plex_account_id: str | None = None
+    plex_rating_key: str | None = None
+    plex_item_key: str | None = None
+    plex_title: str | None = None
+    plex_season: int | None = None
+    plex_episode: int | None = None
+    error_message: str | None = None
+    processing_duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class QueuedLog:
+    id: int
+    user_id: int
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    user_id: int
+    event_type: str | None
+    status: str
+    action_taken: str | None
+    plex_title: str | None
+    plex_season: int | None
+    plex_episode: int | None
+    tvshow_id: int | None
+    processing_duration_ms: int | None
+    error_message: str | None
+    attempts: int
+    created_at: datetime
+
+
+async def insert(conn: Conn, log: NewLog) -> int:
+    final = log.status != "pending"
+    log_id: int = await conn.fetchval(
+        """INSERT INTO plex_webhook_logs (user_id, event_type, status, action_taken, payload,
+               raw_body, plex_account_id, plex_rating_key, plex_item_key, plex_title,
+               plex_season, plex_episode, error_message, processing_duration_ms, processed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                   CASE WHEN $15 THEN now() END)
+           RETURNING id""",
+        log.user_id,
+        log.event_type,
+        log.status,
+        log.action_taken,
+        log.payload,
+        log.raw_body,
+        log.plex_account_id,
+        log.plex_rating_key,
+        log.plex_item_key,
+        log.plex_title,
+        log.plex_season,
+        log.plex_episode,
+        log.error_message,
+        log.processing_duration_ms,
+        final,
+    )
+    return log_id
+
+
+def _queued(r: asyncpg.Record) -> QueuedLog:
+    return QueuedLog(
+        id=r["id"],
+        user_id=r["user_id"],
+        payload=r["payload"],
+        attempts=r["attempts"],
+        created_at=r["created_at"],
+    )
+
+
+async def claim(conn: Conn, limit: int) -> list[QueuedLog]:
+    """Lock up to `limit` queued rows for this transaction; other workers skip them.
+
+    A crash releases the locks with the connection, so the rows are simply claimed again.
+    """
+    rows = await conn.fetch(
+        """SELECT id, user_id, payload, attempts, created_at FROM plex_webhook_logs
+           WHERE status = 'pending' AND held_by_conflict_id IS NULL
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+        limit,
+    )
+    return [_queued(r) for r in rows]
+
+
+async def claim_held(conn: Conn, conflict_id: int) -> list[QueuedLog]:
+    """The scrobbles held behind a conflict, oldest first, locked for replay."""
+    rows = await conn.fetch(
+        """SELECT id, user_id, payload, attempts, created_at FROM plex_webhook_logs
+           WHERE held_by_conflict_id = $1 AND status = 'pending'
+           ORDER BY id FOR UPDATE""",
+        conflict_id,
+    )
+    return [_queued(r) for r in rows]
+
+
+async def finish(
+    conn: Conn,
+    log_id: int,
+    *,
+    status: str,
+    action_taken: str | None,
+    tvshow_id: int | None = None,
+    error_message: str | None = None,
+    retryable: bool = False,
+    retry_delay_seconds: float | None = None,
+) -> None:
+    await conn.execute(
+        """UPDATE plex_webhook_logs SET status = $2, action_taken = $3, tvshow_id = $4,
+               error_message = $5, retryable = $6, held_by_conflict_id = NULL,
+               attempts = attempts + 1,
+               next_attempt_at = CASE WHEN $7::float8 IS NULL THEN NULL
+                                      ELSE now() + make_interval(secs => $7::float8) END,
+               processing_duration_ms =
+                   (EXTRACT(EPOCH FROM clock_timestamp() - created_at) * 1000)::int,
+               processed_at = clock_timestamp()
+           WHERE id = $1""",
+        log_id,
+        status,
+        action_taken,
+        tvshow_id,
+        error_message,
+        retryable,
+        retry_delay_seconds,
+    )
+
+
+async def hold(conn: Conn, log_id: int, conflict_id: int, action_taken: str) -> None:
+    """Park a scrobble behind an open conflict: still pending, out of the worker's queue."""
+    await conn.execute(
+        """UPDATE plex_webhook_logs SET held_by_conflict_id = $2, action_taken = $3
+           WHERE id = $1""",
+        log_id,
+        conflict_id,
+        action_taken,
+    )
+
+
+async def requeue_retryable(conn: Conn, max_attempts: int, limit: int = 500) -> int:
+    """Failed rows whose backoff has passed go back to the queue."""
+    status: str = await conn.execute(
+        """UPDATE plex_webhook_logs SET status = 'pending', next_attempt_at = NULL
+           WHERE id IN (SELECT id FROM plex_webhook_logs
+                        WHERE status = 'failed' AND retryable AND next_attempt_at <= now()
+                          AND attempts < $1
+                        ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
+        max_attempts,
+        limit,
+    )
+    return int(status.split()[-1])
+
+
+async def requeue_failed(conn: Conn, user_id: int | None = None) -> int:
+    """`plex-tracker replay`: every failed scrobble back in the queue, whatever its reason."""
+    status: str = await conn.execute(
+        """UPDATE plex_webhook_logs SET status = 'pending', next_attempt_at = NULL
+           WHERE status = 'failed' AND payload IS NOT NULL
+             AND event_type = 'media.scrobble'
+             AND ($1::bigint IS NULL OR user_id = $1)""",
+        user_id,
+    )
+    return int(status.split()[-1])
+
+
+_ENTRY_COLS = """id, user_id, event_type, status, action_taken, plex_title, plex_season,
+                 plex_episode, tvshow_id, processing_duration_ms, error_message, attempts,
+                 created_at"""
+
+
+async def recent(
+    conn: Conn, user_id: int, *, status: str | None = None, limit: int = 20, offset: int = 0
+) -> list[LogEntry]:
+    rows = await conn.fetch(
+        f"""SELECT {_ENTRY_COLS} FROM plex_webhook_logs
+            WHERE user_id = $1 AND ($2::text IS NULL OR status = $2)
+            ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4""",
+        user_id,
+        status,
+        limit,
+        offset,
+    )
+    return [LogEntry(**dict(r)) for r in rows]
+
+
+async def get(conn: Conn, log_id: int) -> LogEntry | None:
+    row = await conn.fetchrow(f"SELECT {_ENTRY_COLS} FROM plex_webhook_logs WHERE id = $1", log_id)
+    return LogEntry(**dict(row)) if row else None
+
+
+async def queue_depth(conn: Conn) -> int:
+    depth: int = await conn.fetchval(
+        "SELECT count(*) FROM plex_webhook_logs WHERE status = 'pending'"
+    )
+    return depth

@@ -1,0 +1,156 @@
+"""Webhook intake: validate, decide what is worth processing, and persist before answering."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from core.db import webhook_logs
+from core.db.plex_config import PlexConfig
+from core.db.pool import Pool
+from core.db.webhook_logs import NewLog
+from core.errors import InvalidInputError
+from core.metrics import Metrics
+from core.payload import PlexWebhook, parse_payload, scrobble_problem
+
+log = logging.getLogger(__name__)
+
+RAW_BODY_KEEP = 8 * 1024  # enough of a bad body to see what was wrong, not a whole upload
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # pending, ignored, failed
+    action: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    log_id: int
+    status: str
+    http_status: int
+    message: str
+
+
+def is_followed_account(hook: PlexWebhook, config: PlexConfig) -> bool:
+    """Whose watches count: the chosen accounts (ids, titles as a convenience), else the
+    token's owner. Plex's local admin account often has id 1 rather than the plex.tv id."""
+    account = hook.account
+    account_id = account.id if account else None
+    title = (account.title or "").casefold() if account else ""
+    if config.followed_accounts:
+        chosen = {a.casefold() for a in config.followed_accounts}
+        return (account_id is not None and account_id.casefold() in chosen) or (
+            bool(title) and title in chosen
+        )
+    if config.plex_account_id is None and not config.plex_username:
+        return True  # owner unknown (token not verified): every account counts
+    owner_ids = {"1"} | ({str(config.plex_account_id)} if config.plex_account_id else set())
+    if account_id in owner_ids:
+        return True
+    return bool(title) and title == (config.plex_username or "").casefold()
+
+
+def judge(hook: PlexWebhook, config: PlexConfig) -> Verdict:
+    """What to do with a valid webhook, decided at the edge so only scrobbles reach the queue."""
+    if not config.enabled:
+        return Verdict("ignored", "sync_disabled", "Plex sync is disabled for this user")
+    if hook.event != "media.scrobble":
+        return Verdict("ignored", "ignored_event", f"{hook.event} is not a scrobble")
+    meta = hook.metadata
+    media_type = meta.type if meta else None
+    if media_type != "episode":
+        return Verdict(
+            "ignored", "ignored_media_type", f"{media_type or 'unknown media'} is not a TV episode"
+        )
+    if config.server_uuid and (hook.server is None or hook.server.uuid != config.server_uuid):
+        return Verdict("ignored", "ignored_server", "server not followed")
+    if not is_followed_account(hook, config):
+        return Verdict("ignored", "ignored_account", "account not followed")
+    if not config.auto_mark_watched:
+        return Verdict("ignored", "auto_mark_off", "auto-mark watched is off")
+    problem = scrobble_problem(hook)
+    if problem:
+        return Verdict("failed", "invalid_payload", problem)
+    return Verdict("pending", None, None)
+
+
+class WebhookIntake:
+    def __init__(self, *, pool: Pool, metrics: Metrics) -> None:
+        self._pool = pool
+        self._metrics = metrics
+        self.queued = asyncio.Event()  # set when a scrobble is queued, so the worker wakes
+
+    async def accept(self, user_id: int, config: PlexConfig, payload_text: str | bytes) -> Accepted:
+        started = time.perf_counter()
+        try:
+            raw, hook = parse_payload(payload_text)
+        except InvalidInputError as exc:
+            return await self.reject(user_id, str(exc), raw_body=payload_text)
+        verdict = judge(hook, config)
+        meta = hook.metadata
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        new = NewLog(
+            user_id=user_id,
+            event_type=hook.event,
+            status=verdict.status,
+            action_taken=verdict.action,
+            payload=raw,
+            plex_account_id=hook.account.id if hook.account else None,
+            plex_rating_key=meta.grandparent_rating_key if meta else None,
+            plex_item_key=meta.rating_key if meta else None,
+            plex_title=(meta.grandparent_title or meta.title) if meta else None,
+            plex_season=meta.parent_index if meta else None,
+            plex_episode=meta.index if meta else None,
+            error_message=verdict.reason,
+            processing_duration_ms=None if verdict.status == "pending" else elapsed_ms,
+        )
+        async with self._pool.acquire() as conn:
+            log_id = await webhook_logs.insert(conn, new)
+        if verdict.status == "pending":
+            self.queued.set()
+            return Accepted(log_id, "pending", 200, "queued")
+        self._metrics.webhooks.labels(status=verdict.status, event=hook.event).inc()
+        log.info(
+            "webhook %d user=%d event=%s status=%s action=%s (%s)",
+            log_id,
+            user_id,
+            hook.event,
+            verdict.status,
+            verdict.action,
+            verdict.reason,
+        )
+        if verdict.status == "failed":
+            return Accepted(log_id, "failed", 400, verdict.reason or "invalid payload")
+        return Accepted(log_id, verdict.status, 200, verdict.reason or verdict.status)
+
+    async def reject(
+        self,
+        user_id: int,
+        reason: str,
+        *,
+        raw_body: str | bytes | None = None,
+        http_status: int = 400,
+    ) -> Accepted:
+        """Bad input from a known user: a `failed` row saying why, and a 4xx for the sender."""
+        if isinstance(raw_body, bytes):
+            raw_body = raw_body[:RAW_BODY_KEEP].decode("utf-8", "replace")
+        async with self._pool.acquire() as conn:
+            log_id = await webhook_logs.insert(
+                conn,
+                NewLog(
+                    user_id=user_id,
+                    event_type=None,
+                    status="failed",
+                    action_taken="invalid_payload",
+                    raw_body=raw_body[:RAW_BODY_KEEP].replace("\x00", "") if raw_body else None,
+                    error_message=reason,
+                    processing_duration_ms=0,
+                ),
+            )
+        self._metrics.webhooks.labels(status="failed", event="invalid").inc()
+        log.info("webhook %d user=%d rejected: %s", log_id, user_id, reason)
+        return Accepted(log_id, "failed", http_status, reason)

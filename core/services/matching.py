@@ -1,0 +1,263 @@
+"""Which tracker show a Plex show is: the id-based steps of the design's matching cascade.
+
+1. an existing mapping for (user, grandparentRatingKey) wins, unless sync is disabled;
+2. external ids from a legacy `grandparentGuid`, or for the current agent (`plex://`) from
+   the show's own metadata on the user's Plex server. The `Guid[]` inside an episode's
+   webhook holds the EPISODE's ids, so it is never read as the show's;
+3. a tracker show with that TMDB id (1.0), or TVDB/IMDb id directly or via TMDB /find (0.95);
+4. auto-add from TMDB when a TMDB id is known and the user allows it (1.0, `show_added`).
+Anything else is `Unmatched`, for the fuzzy step and conflicts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from core.clients.errors import NotFound
+from core.clients.plex_server import PlexServerClient, PlexShowMetadata
+from core.clients.plextv import PlexTvClient
+from core.clients.tmdb import TmdbClient
+from core.crypto import Cipher
+from core.db import mappings, plex_config, tvshows
+from core.db.mappings import NewMapping
+from core.db.plex_config import PlexConfig
+from core.db.pool import Conn
+from core.db.tvshows import Show
+from core.guid import GuidInfo, ids_from_guid_list, parse_guid
+from core.metrics import Metrics
+from core.payload import Metadata
+from core.services.shows import ShowCatalog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlexShow:
+    """What we know of the Plex show a scrobble belongs to."""
+
+    rating_key: str
+    title: str
+    year: int | None
+    guid: str | None
+    ids: GuidInfo
+    thumb: str | None = None
+
+
+@dataclass(frozen=True)
+class Matched:
+    show: Show
+    method: str
+    confidence: float
+    added: bool = False
+
+
+@dataclass(frozen=True)
+class IgnoredShow:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    plex: PlexShow
+    reason: str
+
+
+MatchResult = Matched | IgnoredShow | Unmatched
+
+
+class Matcher:
+    def __init__(
+        self,
+        *,
+        tmdb: TmdbClient,
+        plex_server: PlexServerClient,
+        plextv: PlexTvClient,
+        cipher: Cipher,
+        catalog: ShowCatalog,
+        metrics: Metrics,
+    ) -> None:
+        self._tmdb = tmdb
+        self._plex_server = plex_server
+        self._plextv = plextv
+        self._cipher = cipher
+        self._catalog = catalog
+        self._metrics = metrics
+
+    async def existing(self, conn: Conn, user_id: int, rating_key: str) -> MatchResult | None:
+        mapping = await mappings.get(conn, user_id, rating_key)
+        if mapping is None:
+            return None
+        if not mapping.sync_enabled:
+            return IgnoredShow("this Plex show is ignored")
+        if mapping.tvshow_id is None:
+            return None
+        show = await tvshows.get(conn, user_id, mapping.tvshow_id)
+        if show is None:
+            return None
+        return Matched(show, "existing", mapping.match_confidence or 1.0)
+
+    async def match(
+        self, conn: Conn, user_id: int, config: PlexConfig, meta: Metadata, server_uuid: str | None
+    ) -> MatchResult:
+        rating_key = meta.grandparent_rating_key
+        assert rating_key is not None and meta.grandparent_title is not None
+        found = await self.existing(conn, user_id, rating_key)
+        if found is not None:
+            self._metrics.matches.labels(method="existing").inc()
+            return found
+        # First sight of this Plex show: one matcher at a time per (user, show), so two
+        # scrobbles arriving together don't both add it.
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"match:{user_id}:{rating_key}"
+        )
+        found = await self.existing(conn, user_id, rating_key)
+        if found is not None:
+            return found
+        plex = await self.plex_show(conn, user_id, config, meta, server_uuid)
+        result = await self._by_ids(conn, user_id, config, plex)
+        if isinstance(result, Matched):
+            await self.remember(conn, user_id, plex, result)
+        elif plex.year is None and plex.ids.agent != "plex":
+            # Legacy agents carry no show year in the webhook (Metadata.year is the episode's);
+            # the title step needs it, so ask the server before giving up on certainty.
+            fetched = await self._server_metadata(
+                conn, user_id, config, plex.rating_key, server_uuid
+            )
+            if fetched is not None and fetched.year is not None:
+                plex = PlexShow(
+                    plex.rating_key,
+                    plex.title,
+                    fetched.year,
+                    plex.guid,
+                    plex.ids,
+                    plex.thumb or fetched.thumb,
+                )
+                result = Unmatched(plex, result.reason) if isinstance(result, Unmatched) else result
+        return result
+
+    async def plex_show(
+        self, conn: Conn, user_id: int, config: PlexConfig, meta: Metadata, server_uuid: str | None
+    ) -> PlexShow:
+        rating_key = meta.grandparent_rating_key
+        assert rating_key is not None and meta.grandparent_title is not None
+        guid = meta.grandparent_guid
+        ids = parse_guid(guid)
+        title, year, thumb = meta.grandparent_title, None, meta.grandparent_thumb
+        if not ids.has_ids and (ids.needs_server_lookup or guid is None):
+            fetched = await self._server_metadata(conn, user_id, config, rating_key, server_uuid)
+            if fetched is not None:
+                guid, ids = fetched.guid or guid, ids_from_guid_list(fetched.guids)
+                title, year = fetched.title or title, fetched.year
+                thumb = fetched.thumb or thumb
+        return PlexShow(rating_key, title, year, guid, ids, thumb)
+
+    async def _server_metadata(
+        self,
+        conn: Conn,
+        user_id: int,
+        config: PlexConfig,
+        rating_key: str,
+        server_uuid: str | None,
+    ) -> PlexShowMetadata | None:
+        if config.plex_token is None:
+            return None
+        token = self._cipher.decrypt(config.plex_token)
+        server_url = config.server_url
+        if server_url is None and server_uuid:
+            resource = await self._plextv.find_server(token, server_uuid)
+            uris = resource.preferred_uris() if resource else ()
+            if resource is None or not uris:
+                log.info("user %d: Plex server %s not found on plex.tv", user_id, server_uuid)
+                return None
+            server_url = uris[0]
+            token = resource.access_token or token
+            if resource.access_token is None:  # owned server: remember where it is
+                await plex_config.update_settings(conn, user_id, server_url=server_url)
+        if server_url is None:
+            return None
+        try:
+            return await self._plex_server.show_metadata(
+                user_id=user_id, server_url=server_url, token=token, rating_key=rating_key
+            )
+        except NotFound:
+            return None
+
+    async def _by_ids(
+        self, conn: Conn, user_id: int, config: PlexConfig, plex: PlexShow
+    ) -> MatchResult:
+        ids = plex.ids
+        if ids.tmdb_id is not None:
+            show = await tvshows.by_external_id(conn, user_id, tmdb_id=ids.tmdb_id)
+            if show is not None:
+                return Matched(show, "tmdb_id", 1.0)
+        if ids.tvdb_id is not None:
+            show = await tvshows.by_external_id(conn, user_id, tvdb_id=ids.tvdb_id)
+            if show is not None:
+                return Matched(show, "tvdb_id", 0.95)
+        if ids.imdb_id is not None:
+            show = await tvshows.by_external_id(conn, user_id, imdb_id=ids.imdb_id)
+            if show is not None:
+                return Matched(show, "imdb_id", 0.95)
+        tmdb_id = ids.tmdb_id or await self._tmdb_id_via_find(ids)
+        if tmdb_id is not None and tmdb_id != ids.tmdb_id:
+            show = await tvshows.by_external_id(conn, user_id, tmdb_id=tmdb_id)
+            if show is not None:
+                method = "tvdb_id" if ids.tvdb_id is not None else "imdb_id"
+                return Matched(show, method, 0.95)
+        if tmdb_id is not None and config.auto_add_shows and self._tmdb.configured:
+            show, added = await self._catalog.add_from_tmdb(conn, user_id, tmdb_id)
+            return Matched(show, "auto_add", 1.0, added=added)
+        why = "no external ids" if not ids.has_ids else "not in the tracker"
+        return Unmatched(plex, why)
+
+    async def _tmdb_id_via_find(self, ids: GuidInfo) -> int | None:
+        if not self._tmdb.configured:
+            return None
+        for source, value in (("tvdb_id", ids.tvdb_id), ("imdb_id", ids.imdb_id)):
+            if value is None:
+                continue
+            try:
+                found = await self._tmdb.find_by_external_id(str(value), source)  # type: ignore[arg-type]
+            except NotFound:
+                continue
+            if found:
+                return found[0].id
+        return None
+
+    async def remember(
+        self,
+        conn: Conn,
+        user_id: int,
+        plex: PlexShow,
+        result: Matched,
+        *,
+        manual: bool = False,
+    ) -> None:
+        await mappings.upsert(
+            conn,
+            NewMapping(
+                user_id=user_id,
+                plex_rating_key=plex.rating_key,
+                plex_guid=plex.guid,
+                plex_title=plex.title,
+                plex_year=plex.year,
+                tvshow_id=result.show.id,
+                tmdb_id=result.show.tmdb_id or plex.ids.tmdb_id,
+                tvdb_id=result.show.tvdb_id or plex.ids.tvdb_id,
+                imdb_id=result.show.imdb_id or plex.ids.imdb_id,
+                match_confidence=result.confidence,
+                match_method=result.method,
+                manually_confirmed=manual,
+            ),
+        )
+        self._metrics.matches.labels(method=result.method).inc()
+        log.info(
+            "user %d: Plex show %s (%r) -> tracker show %d by %s (%.2f)",
+            user_id,
+            plex.rating_key,
+            plex.title,
+            result.show.id,
+            result.method,
+            result.confidence,
+        )

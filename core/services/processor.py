@@ -1,0 +1,135 @@
+"""Processing one queued scrobble: duplicate check, match, mark the episode, say what happened."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from core.clients.errors import UpstreamError
+from core.crypto import CryptoError
+from core.db import plex_config, scrobbles, tvshows
+from core.db.pool import Conn
+from core.db.webhook_logs import QueuedLog
+from core.payload import PlexWebhook, scrobble_problem
+from core.services.conflicts import ConflictService
+from core.services.matching import IgnoredShow, Matched, Matcher, Unmatched
+from core.services.shows import ShowCatalog
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # success, failed, ignored, duplicate, or pending when held behind a conflict
+    action: str
+    tvshow_id: int | None = None
+    error: str | None = None
+    retryable: bool = False
+    conflict_id: int | None = None
+
+
+class WebhookProcessor:
+    def __init__(
+        self,
+        *,
+        matcher: Matcher,
+        conflicts: ConflictService,
+        catalog: ShowCatalog,
+        settings: Settings,
+    ) -> None:
+        self._matcher = matcher
+        self._conflicts = conflicts
+        self._catalog = catalog
+        self._settings = settings
+
+    async def process(self, conn: Conn, row: QueuedLog, *, replay: bool = False) -> Outcome:
+        """Run inside the caller's transaction; everything it writes commits or rolls back
+        together with the log row's new status, so a crash never half-processes a scrobble."""
+        try:
+            hook = PlexWebhook.model_validate(row.payload)
+        except ValidationError:
+            return Outcome("failed", "invalid_payload", error="stored payload no longer validates")
+        meta = hook.metadata
+        problem = scrobble_problem(hook)
+        if meta is None or problem:
+            return Outcome("failed", "invalid_payload", error=problem)
+        assert meta.grandparent_rating_key is not None
+        assert meta.parent_index is not None and meta.index is not None
+        config = await plex_config.get(conn, row.user_id)
+        if config is None:
+            return Outcome("ignored", "not_connected", error="Plex is no longer connected")
+        account = hook.account.id if hook.account and hook.account.id is not None else "?"
+        if not replay:
+            first = await scrobbles.first_in_window(
+                conn,
+                user_id=row.user_id,
+                account_id=account,
+                item_key=meta.rating_key
+                or f"{meta.grandparent_rating_key}/{meta.parent_index}/{meta.index}",
+                seen_at=row.created_at,
+                log_id=row.id,
+                window_seconds=self._settings.duplicate_window_seconds,
+            )
+            if not first:
+                return Outcome("duplicate", "duplicate_scrobble")
+            # Later scrobbles of a show with an open conflict queue behind it, in order.
+            held = await self._conflicts.held_behind(conn, row.user_id, meta.grandparent_rating_key)
+            if held is not None:
+                return Outcome("pending", "held_for_conflict", conflict_id=held)
+        try:
+            result = await self._matcher.match(
+                conn, row.user_id, config, meta, hook.server.uuid if hook.server else None
+            )
+            if isinstance(result, IgnoredShow):
+                return Outcome("ignored", "show_ignored", error=result.reason)
+            if isinstance(result, Unmatched):
+                settled = await self._conflicts.handle_unmatched(
+                    conn, row.user_id, result.plex, row.id
+                )
+                if not isinstance(settled, Matched):
+                    return Outcome("pending", "conflict_created", conflict_id=settled)
+                result = settled
+            return await self.mark(
+                conn, row, result, meta.parent_index, meta.index, meta.last_viewed_at
+            )
+        except UpstreamError as exc:
+            return Outcome("failed", "upstream_error", error=str(exc), retryable=exc.retryable)
+        except CryptoError as exc:
+            return Outcome("failed", "decrypt_failed", error=str(exc))
+
+    async def mark(
+        self,
+        conn: Conn,
+        row: QueuedLog,
+        matched: Matched,
+        season: int,
+        episode: int,
+        last_viewed_at: int | None,
+    ) -> Outcome:
+        show = matched.show
+        watched_at = (
+            datetime.fromtimestamp(last_viewed_at, UTC) if last_viewed_at else row.created_at
+        )
+        result = await tvshows.mark_episode_watched(conn, show.id, season, episode, watched_at)
+        # A new episode the tracker hasn't heard of: ask TMDB for that season once.
+        if not result.known and await self._catalog.refresh_season(conn, show, season):
+            result = await tvshows.mark_episode_watched(
+                    conn, show.id, season, episode, watched_at
+                )
+        if not result.known:
+            return Outcome(
+                "failed",
+                "episode_unknown",
+                tvshow_id=show.id,
+                error=f"S{season:02d}E{episode:02d} of {show.title!r} is not in the tracker (yet)",
+                retryable=True,
+            )
+        if matched.added:
+            action = "show_added"
+        else:
+            action = "marked_watched" if result.newly_watched else "already_watched"
+        return Outcome("success", action, tvshow_id=show.id)

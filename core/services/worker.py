@@ -1,0 +1,156 @@
+"""The queue worker: claims pending webhook rows and processes them off the request path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+
+from core.db import webhook_logs
+from core.db.pool import Conn, Pool
+from core.db.webhook_logs import QueuedLog
+from core.metrics import Metrics
+from core.services.processor import Outcome, WebhookProcessor
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 6 * 3600.0
+
+
+def retry_delay(attempts: int) -> float:
+    """30 s, 1 min, 2 min, … capped at 6 h: TMDB or a Plex server may be down a while."""
+    return min(30.0 * 2.0 ** min(attempts, 20), MAX_RETRY_DELAY)
+
+
+class QueueWorker:
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        processor: WebhookProcessor,
+        metrics: Metrics,
+        wake: asyncio.Event,
+        concurrency: int = 4,
+        batch_size: int = 16,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._pool = pool
+        self._processor = processor
+        self._metrics = metrics
+        self._wake = wake
+        self._concurrency = concurrency
+        self._batch_size = batch_size
+        self._poll = poll_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.last_beat = 0.0
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._tasks) and not all(t.done() for t in self._tasks)
+
+    def status(self) -> str:
+        if not self._tasks:
+            return "stopped"
+        return "ok" if self.alive else "dead"
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._tasks = [
+            asyncio.create_task(self._loop(i), name=f"webhook-worker-{i}")
+            for i in range(self._concurrency)
+        ]
+
+    async def stop(self) -> None:
+        """Finish the batches in hand, then stop; anything still queued waits for next start."""
+        self._stopping.set()
+        self._wake.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _loop(self, index: int) -> None:
+        while not self._stopping.is_set():
+            self.last_beat = time.monotonic()
+            try:
+                handled = await self.process_batch()
+            except (TimeoutError, OSError) as exc:
+                # The database went away: wait and try again; the rows are still queued.
+                log.warning("worker %d: database unavailable (%s), retrying", index, exc)
+                handled = 0
+                await asyncio.sleep(1)
+            except Exception:
+                log.exception("worker %d: unexpected error", index)
+                handled = 0
+                await asyncio.sleep(1)
+            if handled == 0 and not self._stopping.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                self._wake.clear()
+
+    async def drain(self) -> int:
+        """Process until the queue is empty (start-up catch-up, tests, the CLI's replay)."""
+        total = 0
+        while handled := await self.process_batch():
+            total += handled
+        return total
+
+    async def process_batch(self) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await webhook_logs.claim(conn, self._batch_size)
+            for row in rows:
+                await self.process_one(conn, row)
+            return len(rows)
+
+    async def process_one(self, conn: Conn, row: QueuedLog, *, replay: bool = False) -> Outcome:
+        """One row in a savepoint: a failure rolls back its own writes, not the batch."""
+        try:
+            async with conn.transaction():
+                outcome = await self._processor.process(conn, row, replay=replay)
+        except Exception as exc:
+            log.exception("webhook %d: processing failed", row.id)
+            outcome = Outcome(
+                "failed",
+                "internal_error",
+                error=f"internal error: {type(exc).__name__}",
+                retryable=True,
+            )
+        await self._record(conn, row, outcome)
+        return outcome
+
+    async def _record(self, conn: Conn, row: QueuedLog, outcome: Outcome) -> None:
+        event = str(row.payload.get("event", "?"))
+        if outcome.status == "pending":
+            assert outcome.conflict_id is not None
+            await webhook_logs.hold(conn, row.id, outcome.conflict_id, outcome.action)
+        else:
+            await webhook_logs.finish(
+                conn,
+                row.id,
+                status=outcome.status,
+                action_taken=outcome.action,
+                tvshow_id=outcome.tvshow_id,
+                error_message=outcome.error,
+                retryable=outcome.retryable,
+                retry_delay_seconds=retry_delay(row.attempts) if outcome.retryable else None,
+            )
+        elapsed = (datetime.now(UTC) - row.created_at).total_seconds()
+        self._metrics.webhooks.labels(status=outcome.status, event=event).inc()
+        self._metrics.processing_seconds.observe(max(elapsed, 0.0))
+        meta = row.payload.get("Metadata") or {}
+        log.info(
+            "webhook %d user=%d event=%s status=%s action=%s show=%r S%sE%s tvshow=%s in %dms%s",
+            row.id,
+            row.user_id,
+            event,
+            outcome.status,
+            outcome.action,
+            meta.get("grandparentTitle"),
+            meta.get("parentIndex"),
+            meta.get("index"),
+            outcome.tvshow_id,
+            elapsed * 1000,
+            f" ({outcome.error})" if outcome.error else "",
+        )
