@@ -38,6 +38,7 @@ class Daemon:
     plex_server: FakePlexServer
     plextv: FakePlexTv
     dsn: str
+    app: web.Application
 
     async def connect(
         self, user: str = "alice", *, accounts: list[str] | None = None, server: bool = True
@@ -81,9 +82,9 @@ class Daemon:
         assert row is not None, f"no log row {log_id}"
         return row
 
-    async def settled(self, log_id: int, timeout: float = 10) -> asyncpg.Record:
+    async def settled(self, log_id: int, within: float = 10) -> asyncpg.Record:
         """The row once the worker is done with it (final, or held behind a conflict)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 row = await self.log_row(log_id)
                 if row["status"] != "pending" or row["held_by_conflict_id"] is not None:

@@ -198,8 +198,9 @@ def multipart(
     ]
     if thumb is not None:
         parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="thumb"; filename="thumb.jpg"\r\n'
-            f"Content-Type: image/jpeg\r\n\r\n".encode()
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="thumb"; filename="thumb.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n".encode()
             + thumb
             + b"\r\n"
         )
