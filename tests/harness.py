@@ -128,6 +128,7 @@ async def daemon(clean_db: str, tmp_path: Path) -> AsyncIterator[Daemon]:
                         plex_server,
                         plextv,
                         clean_db,
+                        runner.app,
                     )
             finally:
                 await services.worker.stop()
