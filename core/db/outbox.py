@@ -39,6 +39,25 @@ async def claim_undelivered(conn: Conn, limit: int = 20) -> list[Notification]:
     return [Notification(**dict(r)) for r in rows]
 
 
+async def claim_for_discord(
+    conn: Conn, *, kinds: tuple[str, ...], max_attempts: int, limit: int = 20
+) -> list[Notification]:
+    """Like claim_undelivered, but only rows the Discord bot can deliver: the user has a
+    Discord account and retries are not exhausted (otherwise such rows, claimed first by
+    id, would hold back every newer notification)."""
+    rows = await conn.fetch(
+        """SELECT o.id, o.user_id, o.kind, o.ref_id, o.attempts, o.created_at
+           FROM notification_outbox o JOIN users u ON u.id = o.user_id
+           WHERE o.delivered_at IS NULL AND u.discord_id IS NOT NULL
+             AND o.kind = ANY($1::text[]) AND o.attempts < $2
+           ORDER BY o.id LIMIT $3 FOR UPDATE OF o SKIP LOCKED""",
+        list(kinds),
+        max_attempts,
+        limit,
+    )
+    return [Notification(**dict(r)) for r in rows]
+
+
 async def mark_delivered(
     conn: Conn, notification_id: int, *, channel_id: int | None, message_id: int | None
 ) -> None:

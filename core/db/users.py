@@ -59,7 +59,7 @@ async def get_or_create_for_discord(conn: Conn, discord_id: int, name: str) -> U
     row = await conn.fetchrow(
         f"""INSERT INTO users (name, discord_id)
             VALUES (CASE WHEN EXISTS (SELECT 1 FROM users WHERE name = $1)
-                         THEN $1 || '#' || $2::text ELSE $1 END, $2)
+                         THEN $1 || '#' || $2::bigint::text ELSE $1 END, $2)
             ON CONFLICT (discord_id) DO UPDATE SET discord_id = EXCLUDED.discord_id
             RETURNING {_COLS}""",
         name,

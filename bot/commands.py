@@ -1,0 +1,368 @@
+"""The /plex command group. Each command acknowledges at once, then calls core services.
+Replies are ephemeral unless the user asks to share; every lookup is by the caller's own
+tracker user, so nobody sees or changes another user's data."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+
+from bot import embeds
+from bot.conflict_views import conflict_view
+from bot.replies import (
+    defer,
+    defer_update,
+    guarded,
+    known_user,
+    refuse_unless_owner,
+    reply,
+    require_user,
+    tracker_user,
+)
+from core.db import conflicts as conflict_db
+from core.db import tvshows, webhook_logs
+from core.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+# discord.py types callbacks over any client; ours is always a bot.client.PlexBot.
+Interaction = discord.Interaction[Any]
+LogStatus = Literal["success", "failed", "ignored", "duplicate", "pending"]
+
+
+# --------------------------------------------------------------------- connect
+
+
+class ConnectModal(discord.ui.Modal):
+    """The token goes in a modal, never in a command option (options show in the client)."""
+
+    token: discord.ui.TextInput[ConnectModal] = discord.ui.TextInput(
+        label="Plex token",
+        placeholder="X-Plex-Token (support.plex.tv → 'Finding an authentication token')",
+        custom_id="plex:connect:token",
+        min_length=8,
+        max_length=200,
+    )
+    server_url: discord.ui.TextInput[ConnectModal] = discord.ui.TextInput(
+        label="Plex server URL (optional)",
+        placeholder="http://192.168.1.10:32400",
+        custom_id="plex:connect:server",
+        required=False,
+        max_length=300,
+    )
+
+    def __init__(self) -> None:
+        super().__init__(title="Connect Plex", custom_id="plex:connect", timeout=None)
+
+    async def on_submit(self, interaction: Interaction) -> None:
+        await defer(interaction)
+        async with guarded(interaction):
+            user = await tracker_user(interaction)
+            result = await interaction.client.services.accounts.connect(
+                user=user,
+                plex_token=self.token.value,
+                server_url=self.server_url.value.strip() or None,
+            )
+            who = f" as **{result.plex_username}**" if result.plex_username else ""
+            lines = [f"✅ Plex connected{who}. Paste this URL into Plex:"]
+            if result.warning:
+                lines.append(f"⚠️ {result.warning}")
+            await reply(
+                interaction,
+                "\n".join(lines),
+                embed=embeds.webhook_embed(result.webhook_url),
+                view=webhook_view(user.id),
+            )
+
+
+# --------------------------------------------------------------------- webhook
+
+
+def webhook_view(user_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(RotateButton(user_id))
+    return view
+
+
+class RotateButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"webhook:rotate:(?P<user>[0-9]{1,18})",
+):
+    def __init__(self, user_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Rotate secret…",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"webhook:rotate:{user_id}",
+            )
+        )
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RotateButton:
+        return cls(int(match["user"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        await defer_update(interaction)
+        async with guarded(interaction):
+            if await refuse_unless_owner(interaction, self.user_id):
+                return
+            view = discord.ui.View(timeout=None)
+            view.add_item(RotateConfirmButton(self.user_id))
+            await reply(
+                interaction,
+                "Rotate the webhook secret? The current URL stops working at once; "
+                "you will have to paste the new one into Plex.",
+                view=view,
+            )
+
+
+class RotateConfirmButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"webhook:rotate-confirm:(?P<user>[0-9]{1,18})",
+):
+    def __init__(self, user_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Yes, rotate it",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"webhook:rotate-confirm:{user_id}",
+            )
+        )
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RotateConfirmButton:
+        return cls(int(match["user"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        await defer_update(interaction)
+        async with guarded(interaction):
+            if await refuse_unless_owner(interaction, self.user_id):
+                return
+            url = await interaction.client.services.accounts.rotate_secret(self.user_id)
+            await interaction.edit_original_response(
+                content="🔑 Secret rotated; the old URL no longer works.",
+                embed=embeds.webhook_embed(url, heading="Your new Plex webhook"),
+                view=None,
+            )
+
+
+# ------------------------------------------------------------------ disconnect
+
+
+class DisconnectButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"account:disconnect:(?P<user>[0-9]{1,18})",
+):
+    def __init__(self, user_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Yes, disconnect",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"account:disconnect:{user_id}",
+            )
+        )
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DisconnectButton:
+        return cls(int(match["user"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        await defer_update(interaction)
+        async with guarded(interaction):
+            if await refuse_unless_owner(interaction, self.user_id):
+                return
+            await interaction.client.services.accounts.disconnect(self.user_id)
+            await interaction.edit_original_response(
+                content="Disconnected: your Plex token and webhook secret are deleted. "
+                "Your shows and history stay; `/plex connect` to come back.",
+                view=None,
+            )
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    RotateButton,
+    RotateConfirmButton,
+    DisconnectButton,
+)
+
+
+# ------------------------------------------------------------------- the group
+
+
+def plex_group() -> app_commands.Group:
+    plex = app_commands.Group(name="plex", description="Plex → TV tracker sync")
+    mappings = app_commands.Group(
+        name="mappings", description="Which tracker show each Plex show is", parent=plex
+    )
+
+    @plex.command(name="connect", description="Connect your Plex account (opens a form)")
+    async def connect(interaction: Interaction) -> None:
+        await interaction.response.send_modal(ConnectModal())
+
+    @plex.command(name="webhook", description="Show your Plex webhook URL")
+    async def webhook(interaction: Interaction) -> None:
+        await defer(interaction)
+        user = await require_user(interaction)
+        url = await interaction.client.services.accounts.webhook_url(user.id)
+        await reply(interaction, embed=embeds.webhook_embed(url), view=webhook_view(user.id))
+
+    @plex.command(name="settings", description="Show or change your sync settings")
+    @app_commands.describe(
+        auto_add="Add shows the tracker doesn't have yet when TMDB knows them",
+        auto_mark="Mark episodes watched when Plex says so",
+        accounts="Plex accounts whose watches count, comma-separated ('-' = just yours)",
+        channel="Post conflicts in this channel instead of a DM",
+        dm="Send conflicts to your DMs again",
+    )
+    async def settings(
+        interaction: Interaction,
+        auto_add: bool | None = None,
+        auto_mark: bool | None = None,
+        accounts: str | None = None,
+        channel: discord.TextChannel | None = None,
+        dm: bool | None = None,
+    ) -> None:
+        await defer(interaction)
+        user = await require_user(interaction)
+        services = interaction.client.services
+        followed = None
+        if accounts is not None:
+            followed = [a.strip() for a in accounts.split(",") if a.strip() and a.strip() != "-"]
+        if channel is not None and dm:
+            raise InvalidInputError("Choose either a channel or DMs, not both.")
+        changes: dict[str, object] = {
+            "auto_add_shows": auto_add,
+            "auto_mark_watched": auto_mark,
+            "followed_accounts": followed,
+            "notify_channel_id": channel.id if channel else None,
+            "clear_notify_channel": bool(dm),
+        }
+        if any(v is not None for v in (auto_add, auto_mark, accounts, channel)) or dm:
+            config = await services.accounts.update_settings(user.id, **changes)
+            title = "Settings saved"
+        else:
+            config = await services.accounts.config(user.id)
+            title = "Your settings"
+        embed = discord.Embed(title=title, colour=embeds.BLURPLE)
+        embed.add_field(name="Auto-add shows", value="on" if config.auto_add_shows else "off")
+        embed.add_field(name="Auto-mark watched", value="on" if config.auto_mark_watched else "off")
+        embed.add_field(
+            name="Accounts that count",
+            value=", ".join(config.followed_accounts) or "only the token's owner",
+        )
+        embed.add_field(
+            name="Conflicts go to",
+            value=f"<#{config.notify_channel_id}>" if config.notify_channel_id else "your DMs",
+        )
+        await reply(interaction, embed=embed)
+
+    @plex.command(name="status", description="Your sync dashboard: last 30 days")
+    @app_commands.describe(share="Post it for everyone in the channel to see")
+    async def status(interaction: Interaction, share: bool = False) -> None:
+        await defer(interaction, ephemeral=not share)
+        user = await require_user(interaction)
+        stats = await interaction.client.stats.for_user(user.id)
+        await reply(interaction, embed=embeds.status_embed(stats), ephemeral=not share)
+
+    @plex.command(name="conflicts", description="Plex shows waiting for you to say which they are")
+    async def conflicts(interaction: Interaction) -> None:
+        await defer(interaction)
+        user = await require_user(interaction)
+        async with interaction.client.services.pool.acquire() as conn:
+            items = await conflict_db.list_open(conn, user.id)
+        await reply(interaction, embed=embeds.conflicts_list_embed(items))
+        for conflict in items[:5]:  # with their buttons; the rest after these are settled
+            await reply(
+                interaction, embed=embeds.conflict_embed(conflict), view=conflict_view(conflict)
+            )
+
+    @plex.command(name="logs", description="Recent webhooks and what happened to them")
+    @app_commands.describe(status="Only this outcome", limit="How many (1-25)")
+    async def logs(
+        interaction: Interaction,
+        status: LogStatus | None = None,
+        limit: app_commands.Range[int, 1, 25] = 10,
+    ) -> None:
+        await defer(interaction)
+        user = await require_user(interaction)
+        async with interaction.client.services.pool.acquire() as conn:
+            entries = await webhook_logs.recent(conn, user.id, status=status, limit=limit)
+        await reply(interaction, embed=embeds.logs_embed(entries, status))
+
+    @plex.command(name="disconnect", description="Remove your Plex token and webhook secret")
+    async def disconnect(interaction: Interaction) -> None:
+        await defer(interaction)
+        user = await require_user(interaction)
+        view = discord.ui.View(timeout=None)
+        view.add_item(DisconnectButton(user.id))
+        await reply(
+            interaction,
+            "Disconnect Plex? Your token and webhook secret are deleted and Plex's webhooks "
+            "will be refused. Your shows and history stay.",
+            view=view,
+        )
+
+    @mappings.command(name="list", description="Your Plex → tracker mappings")
+    async def mappings_list(interaction: Interaction) -> None:
+        await defer(interaction)
+        user = await require_user(interaction)
+        items = await interaction.client.services.mappings.list(user.id, limit=40)
+        await reply(interaction, embed=embeds.mappings_embed(items))
+
+    @mappings.command(name="unmap", description="Forget a mapping: the next watch is matched again")
+    @app_commands.describe(mapping="The mapping's id (from /plex mappings list)")
+    async def unmap(interaction: Interaction, mapping: int) -> None:
+        await defer(interaction)
+        user = await require_user(interaction)
+        found = await interaction.client.services.mappings.unmap(user.id, mapping)
+        await reply(
+            interaction,
+            f"Unmapped **{found.plex_title or found.plex_rating_key}**: "
+            "the next watch will be matched again.",
+        )
+
+    @mappings.command(name="remap", description="Point a Plex show at another tracker show")
+    @app_commands.describe(mapping="The mapping's id", show="The tracker show (type to search)")
+    async def remap(interaction: Interaction, mapping: int, show: str) -> None:
+        await defer(interaction)
+        user = await require_user(interaction)
+        if not show.isdigit():
+            raise InvalidInputError("Pick the show from the suggestions.")
+        found = await interaction.client.services.mappings.remap(user.id, mapping, int(show))
+        async with interaction.client.services.pool.acquire() as conn:
+            target = await tvshows.get(conn, user.id, int(show))
+        name = embeds.titled(target.title, target.year) if target else f"show {show}"
+        await reply(
+            interaction,
+            f"**{found.plex_title or found.plex_rating_key}** now marks **{name}**.",
+        )
+
+    @remap.autocomplete("show")
+    async def remap_show(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        user = await known_user(interaction)
+        if user is None:
+            return []
+        shows = await interaction.client.services.library.list_shows(user.id)
+        wanted = current.casefold()
+        return [
+            app_commands.Choice(
+                name=embeds.clip(embeds.titled(s.title, s.year), 100), value=str(s.id)
+            )
+            for s in shows
+            if wanted in s.title.casefold()
+        ][:25]
+
+    return plex

@@ -1,0 +1,86 @@
+"""SQL behind /plex status and `plex-tracker status`: one user's activity over a window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.db.pool import Conn
+
+
+@dataclass(frozen=True)
+class WebhookWindow:
+    counts: dict[str, int]  # status -> webhooks in the window
+    episodes_marked: int
+    mean_ms: float | None
+    p95_ms: float | None
+    last_webhook_at: datetime | None  # ever, not just in the window
+
+
+async def webhook_window(conn: Conn, user_id: int, days: int) -> WebhookWindow:
+    rows = await conn.fetch(
+        """SELECT status, count(*)::int AS n FROM plex_webhook_logs
+           WHERE user_id = $1 AND created_at >= now() - make_interval(days => $2)
+           GROUP BY status""",
+        user_id,
+        days,
+    )
+    agg = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE action_taken IN ('marked_watched', 'show_added'))::int
+                      AS episodes_marked,
+                  avg(processing_duration_ms)::float8 AS mean_ms,
+                  percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_duration_ms)::float8
+                      AS p95_ms,
+                  (SELECT max(created_at) FROM plex_webhook_logs WHERE user_id = $1)
+                      AS last_webhook_at
+           FROM plex_webhook_logs
+           WHERE user_id = $1 AND created_at >= now() - make_interval(days => $2)""",
+        user_id,
+        days,
+    )
+    assert agg is not None
+    return WebhookWindow(
+        counts={r["status"]: r["n"] for r in rows},
+        episodes_marked=agg["episodes_marked"],
+        mean_ms=agg["mean_ms"],
+        p95_ms=agg["p95_ms"],
+        last_webhook_at=agg["last_webhook_at"],
+    )
+
+
+async def shows_added(conn: Conn, user_id: int, days: int) -> int:
+    """Shows the Plex sync added to the tracker (auto-add or a resolved conflict)."""
+    n: int = await conn.fetchval(
+        """SELECT count(*) FROM tvshows WHERE user_id = $1 AND source = 'plex'
+           AND created_at >= now() - make_interval(days => $2)""",
+        user_id,
+        days,
+    )
+    return n
+
+
+async def mappings_by_band(conn: Conn, user_id: int) -> dict[str, int]:
+    """Mappings grouped the way people read them: ignored and manual first, then by score."""
+    rows = await conn.fetch(
+        """SELECT CASE WHEN NOT sync_enabled THEN 'ignored'
+                       WHEN manually_confirmed THEN 'manual'
+                       WHEN match_confidence >= 0.999 THEN 'exact'
+                       WHEN match_confidence >= 0.95 THEN 'high'
+                       WHEN match_confidence >= 0.80 THEN 'medium'
+                       ELSE 'low' END AS band,
+                  count(*)::int AS n
+           FROM plex_show_mappings WHERE user_id = $1 GROUP BY band""",
+        user_id,
+    )
+    return {r["band"]: r["n"] for r in rows}
+
+
+async def open_conflicts(conn: Conn, user_id: int) -> int:
+    n: int = await conn.fetchval(
+        "SELECT count(*) FROM plex_conflicts WHERE user_id = $1 AND NOT resolved", user_id
+    )
+    return n
+
+
+async def user_ids(conn: Conn) -> list[int]:
+    return [r["id"] for r in await conn.fetch("SELECT id FROM users ORDER BY id")]

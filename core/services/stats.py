@@ -1,0 +1,80 @@
+"""The dashboard numbers (the seed's stats page) for /plex status and `plex-tracker status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.db import plex_config, stats, users
+from core.db.pool import Pool
+from core.errors import NotFoundError
+
+STATUSES = ("success", "failed", "ignored", "duplicate", "pending")
+BANDS = ("exact", "high", "medium", "low", "manual", "ignored")
+
+
+@dataclass(frozen=True)
+class UserStats:
+    user_id: int
+    user_name: str
+    days: int
+    connected: bool  # a Plex token is stored
+    enabled: bool
+    plex_username: str | None
+    conflicts_channel_id: int | None  # None: DMs
+    last_webhook_at: datetime | None
+    counts: dict[str, int]  # every status in STATUSES, zero when absent
+    episodes_marked: int
+    shows_added: int
+    mean_ms: float | None
+    p95_ms: float | None
+    mappings: dict[str, int]  # every band in BANDS
+    open_conflicts: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def state(self) -> str:
+        if not self.connected:
+            return "not connected"
+        return "connected" if self.enabled else "paused"
+
+
+class StatsService:
+    def __init__(self, *, pool: Pool) -> None:
+        self._pool = pool
+
+    async def for_user(self, user_id: int, *, days: int = 30) -> UserStats:
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            user = await users.by_id(conn, user_id)
+            if user is None:
+                raise NotFoundError("no such user")
+            config = await plex_config.get(conn, user_id)
+            window = await stats.webhook_window(conn, user_id, days)
+            added = await stats.shows_added(conn, user_id, days)
+            bands = await stats.mappings_by_band(conn, user_id)
+            conflicts = await stats.open_conflicts(conn, user_id)
+        return UserStats(
+            user_id=user.id,
+            user_name=user.name,
+            days=days,
+            connected=config is not None and config.plex_token is not None,
+            enabled=config is not None and config.enabled,
+            plex_username=config.plex_username if config else None,
+            conflicts_channel_id=config.notify_channel_id if config else None,
+            last_webhook_at=window.last_webhook_at,
+            counts={s: window.counts.get(s, 0) for s in STATUSES},
+            episodes_marked=window.episodes_marked,
+            shows_added=added,
+            mean_ms=window.mean_ms,
+            p95_ms=window.p95_ms,
+            mappings={b: bands.get(b, 0) for b in BANDS},
+            open_conflicts=conflicts,
+        )
+
+    async def all_users(self, *, days: int = 30) -> list[UserStats]:
+        async with self._pool.acquire() as conn:
+            ids = await stats.user_ids(conn)
+        return [await self.for_user(i, days=days) for i in ids]
