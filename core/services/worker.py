@@ -45,6 +45,8 @@ class QueueWorker:
         self._poll = poll_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._idle = asyncio.Condition()
+        self._pump_task: asyncio.Task[None] | None = None
         self.last_beat = 0.0
 
     @property
@@ -62,11 +64,17 @@ class QueueWorker:
             asyncio.create_task(self._loop(i), name=f"webhook-worker-{i}")
             for i in range(self._concurrency)
         ]
+        self._pump_task = asyncio.create_task(self._pump(), name="webhook-worker-wake")
 
     async def stop(self) -> None:
         """Finish the batches in hand, then stop; anything still queued waits for next start."""
         self._stopping.set()
         self._wake.set()
+        async with self._idle:
+            self._idle.notify_all()
+        if self._pump_task is not None:
+            await asyncio.gather(self._pump_task, return_exceptions=True)
+            self._pump_task = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
@@ -85,10 +93,24 @@ class QueueWorker:
                 log.exception("worker %d: unexpected error", index)
                 handled = 0
                 await asyncio.sleep(1)
-            if handled == 0 and not self._stopping.is_set():
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
-                self._wake.clear()
+            if handled:
+                await self._nudge()  # there may be more: bring one idle worker in to help
+            elif not self._stopping.is_set():
+                async with self._idle:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._idle.wait(), self._poll)
+
+    async def _nudge(self) -> None:
+        async with self._idle:
+            self._idle.notify(1)
+
+    async def _pump(self) -> None:
+        # The intake's event wakes ONE idle worker per burst; waking all of them sent every
+        # worker to claim (an empty transaction each) for every single scrobble.
+        while not self._stopping.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+            await self._nudge()
 
     async def drain(self) -> int:
         """Process until the queue is empty (start-up catch-up, tests, the CLI's replay)."""
@@ -98,11 +120,22 @@ class QueueWorker:
         return total
 
     async def process_batch(self) -> int:
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await webhook_logs.claim(conn, self._batch_size)
-            for row in rows:
-                await self.process_one(conn, row)
-            return len(rows)
+        """Up to `batch_size` rows, each claimed and committed in its own transaction.
+
+        One transaction per row, not per batch: a batch would hold every show and episode row
+        lock it took until its last row was done, so workers queued behind each other and,
+        locking shows in different orders, deadlocked (measured by bench/webhook_load.py).
+        """
+        handled = 0
+        async with self._pool.acquire() as conn:
+            while handled < self._batch_size:
+                async with conn.transaction():
+                    rows = await webhook_logs.claim(conn, 1)
+                    if not rows:
+                        break
+                    await self.process_one(conn, rows[0])
+                handled += 1
+        return handled
 
     async def process_one(self, conn: Conn, row: QueuedLog, *, replay: bool = False) -> Outcome:
         """One row in a savepoint: a failure rolls back its own writes, not the batch."""
