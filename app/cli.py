@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.runtime import configure_logging, open_services, run
 from core.crypto import CryptoError, generate_key
+from core.db import webhook_logs
 from core.errors import DomainError
 from core.services.container import Services
 from core.settings import Settings, SettingsError, load_settings
@@ -96,6 +97,30 @@ async def cmd_migrate(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_prune(services: Services, args: argparse.Namespace) -> int:
+    # The same run as the daily job: under its lock, recorded in job_runs.
+    result = await services.jobs.run("prune")
+    print(result.detail)
+    return 0 if result.outcome in ("ok", "partial") else 1
+
+
+async def cmd_replay(services: Services, args: argparse.Namespace) -> int:
+    user_id = (await services.accounts.user_by_name(args.user)).id if args.user else None
+    async with services.pool.acquire() as conn:
+        requeued = await webhook_logs.requeue_failed(conn, user_id)
+    processed = await services.worker.drain()
+    print(f"requeued {requeued} failed scrobbles; processed {processed} queued rows")
+    return 0
+
+
+async def cmd_api_token(services: Services, args: argparse.Namespace) -> int:
+    user = await services.accounts.user_by_name(args.user)
+    new = await services.api_tokens.create(user.id)
+    print(f"API token {new.id} for {user.name} (shown once; only its hash is stored):")
+    print(new.token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plex-tracker", description="Keep a TV-show tracker in step with Plex."
@@ -123,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--user", required=True)
     lst = shows_sub.add_parser("list", help="list shows with progress")
     lst.add_argument("--user", required=True)
+    sub.add_parser("prune", help="delete logs and resolved conflicts older than LOG_RETENTION_DAYS")
+    rep = sub.add_parser("replay", help="retry every failed scrobble now")
+    rep.add_argument("--user", help="only this user's")
+    tok = sub.add_parser("api-token", help="create a JSON API bearer token; prints it last")
+    tok.add_argument("--user", required=True)
     return parser
 
 
@@ -132,6 +162,9 @@ COMMANDS: dict[str, Command] = {
     "shows list": cmd_shows_list,
     "rekey": cmd_rekey,
     "migrate": cmd_migrate,
+    "prune": cmd_prune,
+    "replay": cmd_replay,
+    "api-token": cmd_api_token,
 }
 
 

@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from aiohttp import web
 
+from app.scheduler import Scheduler
 from core.clients.logsafe import RedactSecretsFilter
 from core.clients.plex_server import PlexServerClient
 from core.clients.plextv import PlexTvClient
@@ -24,9 +25,11 @@ from core.health import HealthState
 from core.keyfile import resolve_key
 from core.metrics import Metrics
 from core.services.accounts import AccountService
+from core.services.api_tokens import ApiTokenService
 from core.services.conflicts import ConflictService
 from core.services.container import Services
 from core.services.intake import WebhookIntake
+from core.services.jobs import JobService
 from core.services.library import LibraryService
 from core.services.matching import Matcher
 from core.services.processor import WebhookProcessor
@@ -104,6 +107,15 @@ async def open_services(
                 wake=intake.queued,
                 concurrency=settings.worker_concurrency,
             ),
+            jobs=JobService(
+                pool=pool,
+                metrics=metrics,
+                settings=settings,
+                catalog=catalog,
+                tmdb_configured=tmdb.configured,
+                wake=intake.queued,
+            ),
+            api_tokens=ApiTokenService(pool=pool),
         )
 
 
@@ -144,6 +156,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         worker.start()
         stack.push_async_callback(worker.stop)
         health.components["worker"] = worker.status
+        # Stopped first on the way out (the exit stack unwinds in reverse): no job starts
+        # while the worker, the HTTP site and the pool are going away.
+        scheduler = Scheduler(services.jobs, services.metrics, settings)
+        scheduler.start()
+        stack.push_async_callback(scheduler.stop)
+        health.components["scheduler"] = scheduler.status
         log.info(
             "plex-tracker listening on http://%s:%d (ready in %.2fs)",
             settings.host,
@@ -151,6 +169,8 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             time.monotonic() - started,
         )
         await stop.wait()
-        log.info("shutting down")
+        # From here webhooks get 503 (Plex retries later); then, in reverse order of start:
+        # scheduler, worker (finishes its batch), HTTP site, clients, pool, embedded database.
+        log.info("shutting down: draining")
         health.draining = True
     log.info("stopped")

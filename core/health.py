@@ -8,10 +8,19 @@ from dataclasses import dataclass, field
 
 from core.db.pool import Pool
 
+# Components whose failure makes this process unfit to serve: a load balancer or an
+# orchestrator should take it out (or restart it). A disconnected Discord bot is not one of
+# them: webhooks are still taken and processed, and the outbox waits for the bot.
+CRITICAL = frozenset({"worker"})
+
 
 @dataclass
 class HealthState:
-    """Shared by the runtime (which registers components) and the HTTP edge (which reports)."""
+    """Shared by the runtime (which registers components) and the HTTP edge (which reports).
+
+    A component is a callable returning its status: "ok", or a word saying what is wrong
+    ("dead", "stopped", "disconnected", …). An unregistered bot reports "off".
+    """
 
     draining: bool = False
     components: dict[str, Callable[[], str]] = field(default_factory=dict)
@@ -33,11 +42,25 @@ class HealthState:
         except (TimeoutError, OSError, Exception) as exc:  # any failure means "down"
             database = {"status": "down", "error": type(exc).__name__}
             db_ok = False
+        statuses: dict[str, str] = {}
+        for name, probe in self.components.items():
+            try:
+                statuses[name] = probe()
+            except Exception as exc:  # a broken probe is a broken component, not a 500
+                statuses[name] = f"error: {type(exc).__name__}"
+        statuses.setdefault("bot", "off")
+        critical_ok = all(statuses[n] == "ok" for n in CRITICAL if n in statuses)
+        healthy = db_ok and critical_ok and not self.draining
+        if self.draining:
+            overall = "draining"
+        elif healthy:
+            overall = "ok"
+        else:
+            overall = "unavailable"
         body: dict[str, object] = {
-            "status": "ok" if db_ok and not self.draining else "unavailable",
+            "status": overall,
             "database": database,
             "draining": self.draining,
+            **statuses,
         }
-        for name, probe in self.components.items():
-            body[name] = probe()
-        return db_ok and not self.draining, body
+        return healthy, body

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     discord_api_base: str | None = Field(default=None, alias="DISCORD_API_BASE")
     discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
     bot_enabled: bool = Field(default=True, alias="BOT_ENABLED")
+    # Scheduled jobs (app/scheduler.py): every process fires the same wall-clock ticks.
+    retry_max_attempts: int = Field(default=10, ge=1, le=100, alias="RETRY_MAX_ATTEMPTS")
+    job_prune_seconds: int = Field(default=86400, ge=1, alias="JOB_PRUNE_SECONDS")
+    job_retry_seconds: int = Field(default=60, ge=1, alias="JOB_RETRY_SECONDS")
+    job_refresh_seconds: int = Field(default=21600, ge=1, alias="JOB_REFRESH_SECONDS")
+    job_metrics_seconds: int = Field(default=15, ge=1, alias="JOB_METRICS_SECONDS")
     match_auto_threshold: float = Field(default=0.90, ge=0.5, le=1.0, alias="MATCH_AUTO_THRESHOLD")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_BODY_BYTES")
     duplicate_window_seconds: int = Field(default=600, ge=0, alias="DUPLICATE_WINDOW_SECONDS")

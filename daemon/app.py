@@ -12,6 +12,7 @@ from core.errors import ConflictStateError, DomainError, ForbiddenError, NotFoun
 from core.health import HealthState
 from core.services.container import Services
 from daemon.keys import HEALTH, LIMITER, SERVICES
+from daemon.metrics import setup_metrics
 from daemon.ratelimit import RateLimiter
 from daemon.webhook import plex_webhook
 
@@ -63,4 +64,5 @@ def create_app(services: Services, health: HealthState) -> web.Application:
     app[LIMITER] = RateLimiter(services.settings.plex_rate_limit)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/plex/webhook", plex_webhook)
+    setup_metrics(app)
     return app

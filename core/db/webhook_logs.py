@@ -216,3 +216,17 @@ async def queue_depth(conn: Conn) -> int:
         "SELECT count(*) FROM plex_webhook_logs WHERE status = 'pending'"
     )
     return depth
+
+
+async def give_up_exhausted(conn: Conn, max_attempts: int) -> list[tuple[int, int]]:
+    """Retryable failures that used all their attempts stay failed for good, saying so.
+    Returns (log id, user id) of each, so the owner can be told once."""
+    rows = await conn.fetch(
+        """UPDATE plex_webhook_logs SET retryable = false, next_attempt_at = NULL,
+               error_message = COALESCE(error_message, 'failed')
+                               || ' (gave up after ' || attempts || ' attempts)'
+           WHERE status = 'failed' AND retryable AND attempts >= $1
+           RETURNING id, user_id""",
+        max_attempts,
+    )
+    return [(r["id"], r["user_id"]) for r in rows]

@@ -11,8 +11,10 @@ from core.crypto import Cipher
 from core.db.pool import Pool
 from core.metrics import Metrics
 from core.services.accounts import AccountService
+from core.services.api_tokens import ApiTokenService
 from core.services.conflicts import ConflictService
 from core.services.intake import WebhookIntake
+from core.services.jobs import JobService
 from core.services.library import LibraryService
 from core.services.matching import Matcher
 from core.services.processor import WebhookProcessor
@@ -38,3 +40,5 @@ class Services:
     intake: WebhookIntake
     processor: WebhookProcessor
     worker: QueueWorker
+    jobs: JobService
+    api_tokens: ApiTokenService
