@@ -31,6 +31,7 @@ from core.services.container import Services
 from core.services.intake import WebhookIntake
 from core.services.jobs import JobService
 from core.services.library import LibraryService
+from core.services.mappings import MappingService
 from core.services.matching import Matcher
 from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
@@ -76,8 +77,10 @@ async def open_services(
             metrics=metrics,
         )
         conflicts = ConflictService(
+            pool=pool,
             tmdb=tmdb,
             matcher=matcher,
+            catalog=catalog,
             metrics=metrics,
             threshold=settings.match_auto_threshold,
         )
@@ -85,6 +88,14 @@ async def open_services(
         processor = WebhookProcessor(
             matcher=matcher, conflicts=conflicts, catalog=catalog, settings=settings
         )
+        worker = QueueWorker(
+            pool=pool,
+            processor=processor,
+            metrics=metrics,
+            wake=intake.queued,
+            concurrency=settings.worker_concurrency,
+        )
+        conflicts.replay_with(worker)  # resolving a conflict replays its held scrobbles
         yield Services(
             settings=settings,
             pool=pool,
@@ -98,15 +109,10 @@ async def open_services(
             catalog=catalog,
             matcher=matcher,
             conflicts=conflicts,
+            mappings=MappingService(pool=pool),
             intake=intake,
             processor=processor,
-            worker=QueueWorker(
-                pool=pool,
-                processor=processor,
-                metrics=metrics,
-                wake=intake.queued,
-                concurrency=settings.worker_concurrency,
-            ),
+            worker=worker,
             jobs=JobService(
                 pool=pool,
                 metrics=metrics,
@@ -162,14 +168,6 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         scheduler.start()
         stack.push_async_callback(scheduler.stop)
         health.components["scheduler"] = scheduler.status
-        # The bot starts in the background and retries on its own: a Discord outage (or a
-        # bad token) never stops the daemon. Closed first on the way out.
-        token = settings.discord_token.get_secret_value() if settings.discord_token else ""
-        if token and settings.bot_enabled:
-            from bot.client import running_bot
-
-            bot = await stack.enter_async_context(running_bot(services, settings))
-            health.components["bot"] = bot.health_status
         log.info(
             "plex-tracker listening on http://%s:%d (ready in %.2fs)",
             settings.host,

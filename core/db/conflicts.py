@@ -29,11 +29,14 @@ class Conflict:
     resolved_at: datetime | None
     created_at: datetime
     held_scrobbles: int = 0
+    resolution_replayed: int | None = None  # held scrobbles replayed on resolution
+    resolution_marked: int | None = None  # of those, episodes newly marked watched
 
 
 _COLS = """c.id, c.user_id, c.plex_rating_key, c.plex_guid, c.plex_title, c.plex_year,
            c.plex_thumb, c.conflict_type, c.potential_matches, c.resolved, c.resolved_tvshow_id,
            c.resolution_action, c.resolved_by, c.resolved_at, c.created_at,
+           c.resolution_replayed, c.resolution_marked,
            (SELECT count(*) FROM plex_webhook_logs l
              WHERE l.held_by_conflict_id = c.id AND l.status = 'pending')::int AS held_scrobbles"""
 
@@ -42,10 +45,15 @@ def _conflict(r: asyncpg.Record) -> Conflict:
     return Conflict(**dict(r))
 
 
-async def open_for_show(conn: Conn, user_id: int, plex_rating_key: str) -> Conflict | None:
+async def open_for_show(
+    conn: Conn, user_id: int, plex_rating_key: str, *, for_share: bool = False
+) -> Conflict | None:
+    """`for_share`: wait for a resolution in progress and see its outcome, so a scrobble is
+    never parked behind a conflict that is being resolved (it would stay held for ever)."""
+    lock = " FOR SHARE OF c" if for_share else ""
     row = await conn.fetchrow(
         f"""SELECT {_COLS} FROM plex_conflicts c
-            WHERE c.user_id = $1 AND c.plex_rating_key = $2 AND NOT c.resolved""",
+            WHERE c.user_id = $1 AND c.plex_rating_key = $2 AND NOT c.resolved{lock}""",
         user_id,
         plex_rating_key,
     )
@@ -119,6 +127,16 @@ async def mark_resolved(
         tvshow_id,
         action,
         resolved_by,
+    )
+
+
+async def record_replay(conn: Conn, conflict_id: int, *, replayed: int, marked: int) -> None:
+    await conn.execute(
+        """UPDATE plex_conflicts SET resolution_replayed = $2, resolution_marked = $3
+           WHERE id = $1""",
+        conflict_id,
+        replayed,
+        marked,
     )
 
 

@@ -16,6 +16,7 @@ from core.services.conflicts import ConflictService
 from core.services.intake import WebhookIntake
 from core.services.jobs import JobService
 from core.services.library import LibraryService
+from core.services.mappings import MappingService
 from core.services.matching import Matcher
 from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
@@ -37,6 +38,7 @@ class Services:
     catalog: ShowCatalog
     matcher: Matcher
     conflicts: ConflictService
+    mappings: MappingService
     intake: WebhookIntake
     processor: WebhookProcessor
     worker: QueueWorker

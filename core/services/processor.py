@@ -91,7 +91,9 @@ class WebhookProcessor:
                     conn, row.user_id, result.plex, row.id
                 )
                 if not isinstance(settled, Matched):
-                    return Outcome("pending", "conflict_created", conflict_id=settled)
+                    # conflict_created, or held_for_conflict when another scrobble of the
+                    # show raised it a moment ago
+                    return Outcome("pending", settled.action, conflict_id=settled.conflict_id)
                 result = settled
             return await self.mark(
                 conn, row, result, meta.parent_index, meta.index, meta.last_viewed_at
