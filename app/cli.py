@@ -9,6 +9,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from app.cli_status import add_parser as add_status_parser
+from app.cli_status import cmd_status
 from app import cli_conflicts
 from app.runtime import configure_logging, open_services, run
 from core.crypto import CryptoError, generate_key
@@ -154,12 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--user", help="only this user's")
     tok = sub.add_parser("api-token", help="create a JSON API bearer token; prints it last")
     tok.add_argument("--user", required=True)
+    add_status_parser(sub)
     cli_conflicts.add_parsers(sub)  # conflicts, resolve, mappings, remap
     return parser
 
 
 COMMANDS: dict[str, Command] = {
     "connect": cmd_connect,
+    "status": cmd_status,
     "shows import": cmd_shows_import,
     "shows list": cmd_shows_list,
     "rekey": cmd_rekey,

@@ -168,6 +168,14 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         scheduler.start()
         stack.push_async_callback(scheduler.stop)
         health.components["scheduler"] = scheduler.status
+        # The bot starts in the background and retries on its own: a Discord outage (or a
+        # bad token) never stops the daemon. Closed first on the way out.
+        token = settings.discord_token.get_secret_value() if settings.discord_token else ""
+        if token and settings.bot_enabled:
+            from bot.client import running_bot
+
+            bot = await stack.enter_async_context(running_bot(services, settings))
+            health.components["bot"] = bot.health_status
         log.info(
             "plex-tracker listening on http://%s:%d (ready in %.2fs)",
             settings.host,
