@@ -9,9 +9,9 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from app import cli_conflicts
 from app.cli_status import add_parser as add_status_parser
 from app.cli_status import cmd_status
-from app import cli_conflicts
 from app.runtime import configure_logging, open_services, run
 from core.crypto import CryptoError, generate_key
 from core.db import webhook_logs
@@ -156,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--user", help="only this user's")
     tok = sub.add_parser("api-token", help="create a JSON API bearer token; prints it last")
     tok.add_argument("--user", required=True)
-    add_status_parser(sub)
     cli_conflicts.add_parsers(sub)  # conflicts, resolve, mappings, remap
+    add_status_parser(sub)
     return parser
 
 
