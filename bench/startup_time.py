@@ -40,7 +40,7 @@ def start_stop(data_dir: str) -> tuple[float, float]:
     env.update(DATA_DIR=data_dir, PORT=str(port), HOST="127.0.0.1")
     started = time.monotonic()
     proc = subprocess.Popen(
-        _entry() + ["run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*_entry(), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     while True:
         if proc.poll() is not None:
