@@ -126,3 +126,11 @@ async def delete(conn: Conn, user_id: int, mapping_id: int) -> bool:
         "DELETE FROM plex_show_mappings WHERE user_id = $1 AND id = $2", user_id, mapping_id
     )
     return status == "DELETE 1"
+
+
+async def owner(conn: Conn, mapping_id: int) -> int | None:
+    """The user a mapping belongs to (the API answers 403 for another user's, 404 for none)."""
+    user_id: int | None = await conn.fetchval(
+        "SELECT user_id FROM plex_show_mappings WHERE id = $1", mapping_id
+    )
+    return user_id
