@@ -25,6 +25,11 @@ def _id_text(value: object) -> object:
 
 
 IdText = Annotated[str, BeforeValidator(_id_text)]
+# Numbers we store or compute with must fit PostgreSQL's integer and Python's datetime:
+# an out-of-range value is bad input (400), not a crash later.
+Index = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+EpochSeconds = Annotated[int, Field(ge=0, le=2**33)]
 
 
 class _Model(BaseModel):
@@ -66,13 +71,13 @@ class Metadata(_Model):
     title: str | None = None
     parent_title: str | None = Field(default=None, alias="parentTitle")
     grandparent_title: str | None = Field(default=None, alias="grandparentTitle")
-    parent_index: int | None = Field(default=None, alias="parentIndex")
-    index: int | None = None
-    year: int | None = None
-    parent_year: int | None = Field(default=None, alias="parentYear")
+    parent_index: Index | None = Field(default=None, alias="parentIndex")
+    index: Index | None = None
+    year: Int32 | None = None
+    parent_year: Int32 | None = Field(default=None, alias="parentYear")
     duration: int | None = None  # milliseconds
     view_offset: int | None = Field(default=None, alias="viewOffset")
-    last_viewed_at: int | None = Field(default=None, alias="lastViewedAt")  # epoch seconds
+    last_viewed_at: EpochSeconds | None = Field(default=None, alias="lastViewedAt")
     originally_available_at: str | None = Field(default=None, alias="originallyAvailableAt")
     grandparent_thumb: str | None = Field(default=None, alias="grandparentThumb")
 

@@ -219,11 +219,6 @@ async def test_a_stream_of_oversized_bodies_keeps_memory_bounded(daemon: Daemon)
     assert (await daemon.http.get(daemon.base_url + "/healthz")).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: core/payload.py accepts any int for index/parentIndex/year, and an "
-    "int32 overflow reaches asyncpg as a DataError -> 500 (bound them with Field(ge=, le=))",
-)
 async def test_out_of_range_numbers_are_a_400_not_a_500(daemon: Daemon) -> None:
     _user_id, secret = await daemon.connect()
     for field in ("index", "parentIndex", "year", "lastViewedAt", "duration"):
