@@ -11,7 +11,6 @@ import secrets
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.harness import Daemon
 from tests.plex_payloads import FAKE_JPEG, event, legacy_episode, multipart, scrobble
