@@ -184,7 +184,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         )
         await stop.wait()
         # From here webhooks get 503 (Plex retries later); then, in reverse order of start:
-        # scheduler, worker (finishes its batch), HTTP site, clients, pool, embedded database.
+        # bot, scheduler (running jobs stop at a batch boundary), worker (finishes its
+        # batch), HTTP site, clients, pool, embedded database. Rows still pending are picked
+        # up at the next start (by this process or any other on the database).
         log.info("shutting down: draining")
         health.draining = True
     log.info("stopped")

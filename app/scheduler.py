@@ -46,6 +46,8 @@ class Scheduler:
         }
 
     def start(self) -> None:
+        # APScheduler logs every run at INFO; our own job log lines say what matters.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = AsyncIOScheduler(timezone=UTC)
         for name, seconds in self.intervals().items():
             scheduler.add_job(
