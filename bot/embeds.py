@@ -92,6 +92,26 @@ def conflict_embed(conflict: Conflict) -> discord.Embed:
     return embed
 
 
+def failure_embed(entry: LogEntry) -> discord.Embed:
+    """A scrobble that kept failing after every retry: what, and why, so it can be fixed."""
+    where = ""
+    if entry.plex_season is not None and entry.plex_episode is not None:
+        where = f" S{entry.plex_season:02d}E{entry.plex_episode:02d}"
+    embed = discord.Embed(
+        title=clip(
+            f"A watch could not be recorded: {entry.plex_title or 'unknown show'}{where}", 256
+        ),
+        description=clip(
+            f"{entry.error_message or 'unknown error'}\n\nTried {entry.attempts} times. "
+            "Fix the cause, then `plex-tracker replay` (or wait for the next new episode list).",
+            4000,
+        ),
+        colour=RED,
+    )
+    embed.set_footer(text=f"webhook {entry.id}")
+    return embed
+
+
 def resolved_embed(
     conflict: Conflict, outcome: str, *, episodes_marked: int, by: str | None = None
 ) -> discord.Embed:

@@ -1,4 +1,5 @@
-"""Delivers notification_outbox rows (kind 'conflict') to Discord, exactly once.
+"""Delivers notification_outbox rows to Discord, exactly once: conflicts (with their buttons)
+and scrobbles that failed for good after every retry.
 
 Rows are claimed with FOR UPDATE SKIP LOCKED inside a transaction that stays open while
 the message is sent and is committed with the message's ids, so two bots (or a restart
@@ -17,7 +18,7 @@ import discord
 
 from bot import embeds
 from bot.conflict_views import conflict_view
-from core.db import conflicts, outbox, plex_config, users
+from core.db import conflicts, outbox, plex_config, users, webhook_logs
 from core.db.conflicts import Conflict
 from core.db.outbox import Notification
 from core.db.pool import Conn
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("conflict",)
+KINDS = ("conflict", "failure")
 # Failures while connected are mostly permanent (DMs closed, channel gone, no permission);
 # stop retrying after this many so one bad row costs nothing. /plex conflicts still shows it.
 MAX_ATTEMPTS = 10
@@ -95,6 +96,8 @@ class OutboxNotifier:
         return sent
 
     async def _deliver(self, conn: Conn, note: Notification) -> int:
+        if note.kind == "failure":
+            return await self._deliver_failure(conn, note)
         conflict = await conflicts.get(conn, note.ref_id)
         if conflict is None or conflict.resolved:
             # Settled elsewhere (CLI, API) before we could ask: nothing left to say.
@@ -126,24 +129,55 @@ class OutboxNotifier:
         )
         return 1
 
+    async def _deliver_failure(self, conn: Conn, note: Notification) -> int:
+        entry = await webhook_logs.get(conn, note.ref_id)
+        if entry is None or entry.status != "failed":
+            # Pruned, or replayed successfully since: nothing left to report.
+            await outbox.mark_delivered(conn, note.id, channel_id=None, message_id=None)
+            return 0
+        try:
+            message = await self._send(conn, note.user_id, embeds.failure_embed(entry), None)
+        except discord.HTTPException as exc:
+            log.warning(
+                "outbox %d: failure notice for user %d not delivered: %s",
+                note.id,
+                note.user_id,
+                exc,
+            )
+            await outbox.mark_failed(conn, note.id, f"{exc.status} {exc.text}"[:200])
+            return 0
+        await outbox.mark_delivered(
+            conn, note.id, channel_id=message.channel.id, message_id=message.id
+        )
+        log.info(
+            "outbox %d: failure of webhook %d reported to user %d", note.id, entry.id, note.user_id
+        )
+        return 1
+
     async def _send_conflict(self, conn: Conn, conflict: Conflict) -> discord.Message:
-        user = await users.by_id(conn, conflict.user_id)
-        config = await plex_config.get(conn, conflict.user_id)
+        return await self._send(
+            conn, conflict.user_id, embeds.conflict_embed(conflict), conflict_view(conflict)
+        )
+
+    async def _send(
+        self, conn: Conn, user_id: int, embed: discord.Embed, view: discord.ui.View | None
+    ) -> discord.Message:
+        """To the user's chosen channel (mentioning them), else as a DM."""
+        user = await users.by_id(conn, user_id)
+        config = await plex_config.get(conn, user_id)
         assert user is not None and user.discord_id is not None  # claim_for_discord's filter
-        embed = embeds.conflict_embed(conflict)
-        view = conflict_view(conflict)
         if config is not None and config.notify_channel_id is not None:
             channel = await self._channel(config.notify_channel_id)
             return await channel.send(
                 f"<@{user.discord_id}>",
                 embed=embed,
-                view=view,
+                view=view or discord.utils.MISSING,
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(user.discord_id)]
                 ),
             )
         dm = await self._bot.create_dm(discord.Object(user.discord_id))
-        return await dm.send(embed=embed, view=view)
+        return await dm.send(embed=embed, view=view or discord.utils.MISSING)
 
     async def _channel(self, channel_id: int) -> discord.abc.Messageable:
         channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)

@@ -324,3 +324,32 @@ async def test_webhook_rotate_logs_and_disconnect(
 
     # Every interaction was acknowledged (the fake's 3 s deadline) and none answered twice.
     assert all(r.responded for r in fake.interactions.values())
+
+
+async def test_a_scrobble_that_fails_for_good_is_reported_once(
+    daemon: Daemon, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    fake.add_user(ALICE, "alice")
+    daemon.plextv.add_account(PLEX_TOKEN, id=1, username="alice")
+    user = await daemon.services.accounts.user_for_discord(ALICE, "alice")
+    connected = await daemon.services.accounts.connect(user=user, plex_token=PLEX_TOKEN)
+    secret = connected.webhook_url.rsplit("=", 1)[1]
+    await daemon.import_shows(user.id, [{**OFFICE_US, "tvdb_id": 73244}])
+    meta = episode(show="The Office (US)", show_key="777", season=2, number=40)
+    meta["grandparentGuid"] = "com.plexapp.agents.thetvdb://73244?lang=en"
+    answer = await daemon.post(scrobble(meta), secret)
+    row = await daemon.settled(answer.json()["id"])
+    assert (row["status"], row["action_taken"]) == ("failed", "episode_unknown")
+    # Every retry used up: the retry job gives up and tells the owner.
+    await daemon.fetch("UPDATE plex_webhook_logs SET attempts = 100 WHERE id = $1", row["id"])
+    await daemon.services.jobs.run("retry")
+    bot = make_bot(daemon, fake)
+    async with running_client(bot, fake):
+        message = await fake.wait_for_message(dm_user_id=ALICE)
+        embed = message["embeds"][0]
+        assert "The Office (US) S02E40" in embed["title"]
+        assert "not in the tracker" in embed["description"] and "gave up" in embed["description"]
+        assert message.get("components") in (None, [])
+        assert await bot.notifier.deliver_pending() == 0
+    assert len(fake.dm_messages(ALICE)) == 1
