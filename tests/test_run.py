@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -31,7 +32,10 @@ def test_embedded_database_starts_stops_and_is_reused(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {k: v for k, v in cli_env.items() if k not in ("DATABASE_URL", "ENCRYPTION_KEY")}
-    data = tmp_path / "embedded"
+    # Not under pytest's tmp_path: that tree is mode 0700 and, run as root, the embedded
+    # server's initdb runs as its own unprivileged user, which must reach the data folder.
+    holder = tempfile.TemporaryDirectory(prefix="plex-tracker-embedded-")
+    data = Path(holder.name) / "embedded"
     env["DATA_DIR"] = str(data)
     pgdata = (data / "pgdata").resolve()
     for attempt in ("first", "second"):
@@ -49,3 +53,4 @@ def test_embedded_database_starts_stops_and_is_reused(
         assert ("first start: initdb" if attempt == "first" else "reusing data") in log
     key_file = data / "encryption.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
+    holder.cleanup()
