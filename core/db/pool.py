@@ -25,14 +25,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    # asyncpg's default reset runs a query (unlock all, CLOSE ALL, UNLISTEN, RESET ALL) on
+    # every release: a round trip per request. We use no LISTEN, cursors or SET, and release
+    # session advisory locks explicitly, so only an unfinished transaction needs undoing.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_reset_connection,
         command_timeout=60,
-        # Embedded and pooled servers alike: statement cache is fine, we use no prepared DDL.
     )
     assert pool is not None
     return pool

@@ -61,9 +61,17 @@ class Show:
     in_production: bool
 
 
-_COLS = """id, user_id, title, original_title, aliases,
-           EXTRACT(YEAR FROM show_start_date)::int AS year, tmdb_id, tvdb_id, imdb_id,
-           total_episodes, watched_episodes, total_minutes, source, status, in_production"""
+def _columns(alias: str = "") -> str:
+    p = f"{alias}." if alias else ""
+    return (
+        f"{p}id, {p}user_id, {p}title, {p}original_title, {p}aliases, "
+        f"EXTRACT(YEAR FROM {p}show_start_date)::int AS year, {p}tmdb_id, {p}tvdb_id, "
+        f"{p}imdb_id, {p}total_episodes, {p}watched_episodes, {p}total_minutes, {p}source, "
+        f"{p}status, {p}in_production"
+    )
+
+
+_COLS = _columns()
 
 
 def _show(r: asyncpg.Record) -> Show:
@@ -205,6 +213,31 @@ async def by_external_id(
 
 
 @dataclass(frozen=True)
+class MappedShow:
+    sync_enabled: bool
+    match_confidence: float | None
+    show: Show | None
+
+
+async def for_plex_show(conn: Conn, user_id: int, plex_rating_key: str) -> MappedShow | None:
+    """The mapping of a Plex show and its tracker show in one round trip (the hot path)."""
+    row = await conn.fetchrow(
+        f"""SELECT m.sync_enabled, m.match_confidence, m.tvshow_id AS mapped_id, {_columns("t")}
+            FROM plex_show_mappings m LEFT JOIN tvshows t ON t.id = m.tvshow_id
+            WHERE m.user_id = $1 AND m.plex_rating_key = $2""",
+        user_id,
+        plex_rating_key,
+    )
+    if row is None:
+        return None
+    fields = dict(row)
+    sync, conf = fields.pop("sync_enabled"), fields.pop("match_confidence")
+    fields.pop("mapped_id")
+    show = _show(fields) if fields["id"] is not None else None  # type: ignore[arg-type]
+    return MappedShow(sync, float(conf) if conf is not None else None, show)
+
+
+@dataclass(frozen=True)
 class MarkResult:
     known: bool  # the tracker has this episode
     newly_watched: bool
@@ -213,19 +246,29 @@ class MarkResult:
 async def mark_episode_watched(
     conn: Conn, show_id: int, season: int, episode: int, watched_at: datetime
 ) -> MarkResult:
-    """Mark one episode and recompute the show's totals. Call inside a transaction.
+    """Mark one episode and count it on the show, in one statement.
 
-    The show row is locked first: the recount then starts after any concurrent marker of the
-    same show has committed, so fifty scrobbles at once leave fifty episodes counted.
+    The episode row is locked, so exactly one of many concurrent scrobbles of it sees it
+    unwatched; the show's counters are then bumped by an UPDATE that PostgreSQL re-applies to
+    the latest row version, so fifty scrobbles at once leave fifty episodes counted. An
+    earlier watch date is kept.
     """
-    await conn.execute("SELECT 1 FROM tvshows WHERE id = $1 FOR UPDATE", show_id)
     row = await conn.fetchrow(
-        """UPDATE tvshow_episodes e SET watched = true,
-               date_watched = LEAST(COALESCE(e.date_watched, $4), $4)
-           FROM (SELECT id, watched FROM tvshow_episodes
-                 WHERE tvshow_id = $1 AND season = $2 AND episode = $3 FOR UPDATE) before
-           WHERE e.id = before.id
-           RETURNING before.watched AS was_watched""",
+        """WITH before AS (
+               SELECT id, watched, runtime FROM tvshow_episodes
+               WHERE tvshow_id = $1 AND season = $2 AND episode = $3 FOR UPDATE),
+           marked AS (
+               UPDATE tvshow_episodes e SET watched = true,
+                   date_watched = LEAST(COALESCE(e.date_watched, $4), $4)
+               FROM before WHERE e.id = before.id
+               RETURNING before.watched AS was_watched, before.runtime),
+           counted AS (
+               UPDATE tvshows SET watched_episodes = watched_episodes + 1,
+                   total_minutes = total_minutes + COALESCE((SELECT runtime FROM marked), 0),
+                   plex_synced = true, plex_last_sync = now(), updated_at = now()
+               WHERE id = $1 AND EXISTS (SELECT 1 FROM marked WHERE NOT was_watched)
+               RETURNING 1)
+           SELECT was_watched, (SELECT count(*) FROM counted) AS counted FROM marked""",
         show_id,
         season,
         episode,
@@ -233,11 +276,6 @@ async def mark_episode_watched(
     )
     if row is None:
         return MarkResult(known=False, newly_watched=False)
-    if not row["was_watched"]:
-        await recompute_totals(conn, show_id)
-        await conn.execute(
-            "UPDATE tvshows SET plex_synced = true, plex_last_sync = now() WHERE id = $1", show_id
-        )
     return MarkResult(known=True, newly_watched=not row["was_watched"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,20 +56,37 @@ class LogEntry:
     created_at: datetime
 
 
-async def insert(conn: Conn, log: NewLog) -> int:
-    final = log.status != "pending"
-    log_id: int = await conn.fetchval(
+async def insert_many(conn: Conn, logs: list[NewLog]) -> list[int]:
+    """Insert several rows in one statement; ids come back in the order given.
+
+    Rows are fed to the INSERT sorted by their position, so the sequence hands out ids in
+    that order; sorting the returned ids restores it whatever order RETURNING uses.
+    """
+    columns = list(zip(*(_values(log) for log in logs), strict=True))
+    rows = await conn.fetch(
         """INSERT INTO plex_webhook_logs (user_id, event_type, status, action_taken, payload,
                raw_body, plex_account_id, plex_rating_key, plex_item_key, plex_title,
                plex_season, plex_episode, error_message, processing_duration_ms, processed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                   CASE WHEN $15 THEN now() END)
+           SELECT u, e, s, a, p::jsonb, rb, acc, rk, ik, t, sn, ep, err, ms,
+                  CASE WHEN s <> 'pending' THEN now() END
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::int[],
+                       $13::text[], $14::int[])
+                WITH ORDINALITY AS x(u, e, s, a, p, rb, acc, rk, ik, t, sn, ep, err, ms, ord)
+           ORDER BY ord
            RETURNING id""",
+        *(list(c) for c in columns),
+    )
+    return sorted(r["id"] for r in rows)
+
+
+def _values(log: NewLog) -> tuple[object, ...]:
+    return (
         log.user_id,
         log.event_type,
         log.status,
         log.action_taken,
-        log.payload,
+        json.dumps(log.payload) if log.payload is not None else None,
         log.raw_body,
         log.plex_account_id,
         log.plex_rating_key,
@@ -78,9 +96,7 @@ async def insert(conn: Conn, log: NewLog) -> int:
         log.plex_episode,
         log.error_message,
         log.processing_duration_ms,
-        final,
     )
-    return log_id
 
 
 def _queued(r: asyncpg.Record) -> QueuedLog:
@@ -97,11 +113,16 @@ async def claim(conn: Conn, limit: int) -> list[QueuedLog]:
     """Lock up to `limit` queued rows for this transaction; other workers skip them.
 
     A crash releases the locks with the connection, so the rows are simply claimed again.
+    The transaction also commits without waiting for its WAL flush: what it does can be
+    lost only together with its own status change, which leaves the row pending to be
+    processed again, so it need not pay for an fsync. (Accepting a webhook does wait.)
     """
     rows = await conn.fetch(
-        """SELECT id, user_id, payload, attempts, created_at FROM plex_webhook_logs
-           WHERE status = 'pending' AND held_by_conflict_id IS NULL
-           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+        """WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+           SELECT l.id, l.user_id, l.payload, l.attempts, l.created_at
+           FROM plex_webhook_logs l, relaxed
+           WHERE l.status = 'pending' AND l.held_by_conflict_id IS NULL
+           ORDER BY l.id LIMIT $1 FOR UPDATE OF l SKIP LOCKED""",
         limit,
     )
     return [_queued(r) for r in rows]
@@ -147,6 +168,43 @@ async def finish(
         retryable,
         retry_delay_seconds,
     )
+
+
+async def finish_many(
+    conn: Conn, outcomes: list[tuple[int, str, str | None, int | None, str | None]]
+) -> None:
+    """`finish` for a batch of (id, status, action, tvshow id, error), none of them retryable:
+    one statement instead of one per row."""
+    if not outcomes:
+        return
+    ids, statuses, actions, shows, errors = (list(col) for col in zip(*outcomes, strict=True))
+    await conn.execute(
+        """UPDATE plex_webhook_logs l SET status = o.status, action_taken = o.action,
+               tvshow_id = o.tvshow_id, error_message = o.error, retryable = false,
+               held_by_conflict_id = NULL, attempts = l.attempts + 1, next_attempt_at = NULL,
+               processing_duration_ms =
+                   (EXTRACT(EPOCH FROM clock_timestamp() - l.created_at) * 1000)::int,
+               processed_at = clock_timestamp()
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+                AS o(id, status, action, tvshow_id, error)
+           WHERE l.id = o.id""",
+        ids,
+        statuses,
+        actions,
+        shows,
+        errors,
+    )
+
+
+async def claim_one(conn: Conn, log_id: int) -> QueuedLog | None:
+    """Lock one queued row by id (skipped when another worker has it or it is done)."""
+    row = await conn.fetchrow(
+        """SELECT id, user_id, payload, attempts, created_at FROM plex_webhook_logs
+           WHERE id = $1 AND status = 'pending' AND held_by_conflict_id IS NULL
+           FOR UPDATE SKIP LOCKED""",
+        log_id,
+    )
+    return _queued(row) if row else None
 
 
 async def hold(conn: Conn, log_id: int, conflict_id: int, action_taken: str) -> None:

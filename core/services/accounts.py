@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.crypto import Cipher, new_webhook_secret, sha256_hex
+from core.crypto import Cipher, constant_time_equal, new_webhook_secret, sha256_hex
 from core.db import plex_config, users
 from core.db.plex_config import PlexConfig
 from core.db.pool import Pool
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from core.clients.plextv import PlexTvClient
 
 log = logging.getLogger(__name__)
+
+OWNER_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class AccountService:
         self._cipher = cipher
         self._settings = settings
         self._plextv = plextv
+        self._owners: dict[str, tuple[float, WebhookOwner]] = {}
 
     async def connect(
         self,
@@ -113,6 +117,7 @@ class AccountService:
             else:
                 assert config.webhook_secret is not None
                 secret = self._cipher.decrypt(config.webhook_secret)
+        self.forget_owners()
         log.info("user %s connected Plex (new user: %s, new secret: %s)", user.id, created, rotated)
         return Connection(
             user=user,
@@ -135,6 +140,7 @@ class AccountService:
                 encrypted_secret=self._cipher.encrypt(secret),
                 secret_hash=sha256_hex(secret),
             )
+        self.forget_owners()
         log.info("user %s rotated the webhook secret", user_id)
         return self._settings.webhook_url(secret)
 
@@ -148,17 +154,31 @@ class AccountService:
     async def owner_of_secret(self, secret: str) -> WebhookOwner | None:
         """The user a webhook secret belongs to. The lookup is by SHA-256, so timing says
         nothing about how much of a guess was right; the stored hash is then compared in
-        constant time as well."""
+        constant time as well.
+
+        Known secrets are remembered for OWNER_CACHE_SECONDS: a busy Plex server then costs
+        one database round trip per webhook, not two. Changes made through this service
+        clear it at once; another process's changes show within those seconds."""
         digest = sha256_hex(secret)
+        now = time.monotonic()
+        cached = self._owners.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         async with self._pool.acquire() as conn:
             config = await plex_config.by_secret_hash(conn, digest)
         if config is None or config.webhook_secret_hash is None:
             return None
-        from core.crypto import constant_time_equal
-
         if not constant_time_equal(config.webhook_secret_hash, digest):
             return None
-        return WebhookOwner(user_id=config.user_id, config=config)
+        owner = WebhookOwner(user_id=config.user_id, config=config)
+        if len(self._owners) >= 1024:
+            self._owners.clear()
+        self._owners[digest] = (now + OWNER_CACHE_SECONDS, owner)
+        return owner
+
+    def forget_owners(self) -> None:
+        """Drop remembered secrets (after any change to a connection or its settings)."""
+        self._owners.clear()
 
     async def plex_token(self, config: PlexConfig) -> str | None:
         return self._cipher.decrypt(config.plex_token) if config.plex_token else None
@@ -171,6 +191,7 @@ class AccountService:
         return config
 
     async def update_settings(self, user_id: int, **changes: object) -> PlexConfig:
+        self.forget_owners()
         async with self._pool.acquire() as conn:
             try:
                 return await plex_config.update_settings(conn, user_id, **changes)  # type: ignore[arg-type]
@@ -180,6 +201,7 @@ class AccountService:
     async def disconnect(self, user_id: int) -> bool:
         async with self._pool.acquire() as conn:
             done = await plex_config.disconnect(conn, user_id)
+        self.forget_owners()
         log.info("user %s disconnected Plex", user_id)
         return done
 

@@ -78,10 +78,70 @@ def judge(hook: PlexWebhook, config: PlexConfig) -> Verdict:
     return Verdict("pending", None, None)
 
 
+class LogWriter:
+    """Inserts log rows, grouping the ones that arrive while an insert is on its way.
+
+    With one webhook at a time each is written at once; with many at once they share one
+    statement and one connection, instead of queueing for pool connections one by one.
+    Nothing is answered before its row is committed.
+    """
+
+    MAX_BATCH = 128
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._waiting: list[tuple[NewLog, asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, new: NewLog) -> int:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((new, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="webhook-log-writer")
+        return await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.MAX_BATCH]
+            del self._waiting[: self.MAX_BATCH]
+            try:
+                async with self._pool.acquire() as conn:
+                    ids = await webhook_logs.insert_many(conn, [new for new, _ in batch])
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                else:
+                    # One row the database refuses must not fail the others: go one by one.
+                    await self._write_singly(batch)
+                continue
+            for (_, done), log_id in zip(batch, ids, strict=True):
+                _settle(done, log_id)
+
+    async def _write_singly(self, batch: list[tuple[NewLog, asyncio.Future[int]]]) -> None:
+        for new, done in batch:
+            try:
+                async with self._pool.acquire() as conn:
+                    (log_id,) = await webhook_logs.insert_many(conn, [new])
+            except Exception as exc:
+                _settle(done, exc)
+            else:
+                _settle(done, log_id)
+
+
+def _settle(done: asyncio.Future[int], result: int | BaseException) -> None:
+    if done.done():  # the request went away meanwhile
+        return
+    if isinstance(result, BaseException):
+        done.set_exception(result)
+    else:
+        done.set_result(result)
+
+
 class WebhookIntake:
     def __init__(self, *, pool: Pool, metrics: Metrics) -> None:
         self._pool = pool
         self._metrics = metrics
+        self._writer = LogWriter(pool)
         self.queued = asyncio.Event()  # set when a scrobble is queued, so the worker wakes
 
     async def accept(self, user_id: int, config: PlexConfig, payload_text: str | bytes) -> Accepted:
@@ -108,8 +168,7 @@ class WebhookIntake:
             error_message=verdict.reason,
             processing_duration_ms=None if verdict.status == "pending" else elapsed_ms,
         )
-        async with self._pool.acquire() as conn:
-            log_id = await webhook_logs.insert(conn, new)
+        log_id = await self._writer.write(new)
         if verdict.status == "pending":
             self.queued.set()
             return Accepted(log_id, "pending", 200, "queued")
@@ -138,19 +197,17 @@ class WebhookIntake:
         """Bad input from a known user: a `failed` row saying why, and a 4xx for the sender."""
         if isinstance(raw_body, bytes):
             raw_body = raw_body[:RAW_BODY_KEEP].decode("utf-8", "replace")
-        async with self._pool.acquire() as conn:
-            log_id = await webhook_logs.insert(
-                conn,
-                NewLog(
-                    user_id=user_id,
-                    event_type=None,
-                    status="failed",
-                    action_taken="invalid_payload",
-                    raw_body=raw_body[:RAW_BODY_KEEP].replace("\x00", "") if raw_body else None,
-                    error_message=reason,
-                    processing_duration_ms=0,
-                ),
-            )
+        log_id = await self._writer.write(
+            NewLog(
+                user_id=user_id,
+                event_type=None,
+                status="failed",
+                action_taken="invalid_payload",
+                raw_body=raw_body[:RAW_BODY_KEEP].replace("\x00", "") if raw_body else None,
+                error_message=reason,
+                processing_duration_ms=0,
+            ),
+        )
         self._metrics.webhooks.labels(status="failed", event="invalid").inc()
         log.info("webhook %d user=%d rejected: %s", log_id, user_id, reason)
         return Accepted(log_id, "failed", http_status, reason)

@@ -85,17 +85,15 @@ class Matcher:
         self._metrics = metrics
 
     async def existing(self, conn: Conn, user_id: int, rating_key: str) -> MatchResult | None:
-        mapping = await mappings.get(conn, user_id, rating_key)
-        if mapping is None:
+        """What an existing mapping says: the show, "ignored", or None (match afresh)."""
+        mapped = await tvshows.for_plex_show(conn, user_id, rating_key)
+        if mapped is None:
             return None
-        if not mapping.sync_enabled:
+        if not mapped.sync_enabled:
             return IgnoredShow("this Plex show is ignored")
-        if mapping.tvshow_id is None:
+        if mapped.show is None:
             return None
-        show = await tvshows.get(conn, user_id, mapping.tvshow_id)
-        if show is None:
-            return None
-        return Matched(show, "existing", mapping.match_confidence or 1.0)
+        return Matched(mapped.show, "existing", mapped.match_confidence or 1.0)
 
     async def match(
         self, conn: Conn, user_id: int, config: PlexConfig, meta: Metadata, server_uuid: str | None

@@ -13,7 +13,7 @@ from core.crypto import CryptoError
 from core.db import plex_config, scrobbles, tvshows
 from core.db.pool import Conn
 from core.db.webhook_logs import QueuedLog
-from core.payload import PlexWebhook, scrobble_problem
+from core.payload import Metadata, PlexWebhook, scrobble_problem
 from core.services.conflicts import ConflictService
 from core.services.matching import IgnoredShow, Matched, Matcher, Unmatched
 from core.services.shows import ShowCatalog
@@ -46,44 +46,87 @@ class WebhookProcessor:
         self._catalog = catalog
         self._settings = settings
 
-    async def process(self, conn: Conn, row: QueuedLog, *, replay: bool = False) -> Outcome:
-        """Run inside the caller's transaction; everything it writes commits or rolls back
-        together with the log row's new status, so a crash never half-processes a scrobble."""
+    @staticmethod
+    def _parse(row: QueuedLog) -> tuple[PlexWebhook, Metadata] | Outcome:
         try:
             hook = PlexWebhook.model_validate(row.payload)
         except ValidationError:
             return Outcome("failed", "invalid_payload", error="stored payload no longer validates")
-        meta = hook.metadata
         problem = scrobble_problem(hook)
-        if meta is None or problem:
+        if hook.metadata is None or problem:
             return Outcome("failed", "invalid_payload", error=problem)
+        return hook, hook.metadata
+
+    async def _is_first(
+        self, conn: Conn, row: QueuedLog, hook: PlexWebhook, meta: Metadata
+    ) -> bool:
+        account = hook.account.id if hook.account and hook.account.id is not None else "?"
+        return await scrobbles.first_in_window(
+            conn,
+            user_id=row.user_id,
+            account_id=account,
+            item_key=meta.rating_key
+            or f"{meta.grandparent_rating_key}/{meta.parent_index}/{meta.index}",
+            seen_at=row.created_at,
+            log_id=row.id,
+            window_seconds=self._settings.duplicate_window_seconds,
+        )
+
+    async def process_mapped(self, conn: Conn, row: QueuedLog) -> Outcome | None:
+        """The fast path for batches: a scrobble of an already-mapped show whose episode the
+        tracker knows. No network call and no wait on a conflict, so a batch holds its locks
+        only briefly. None: the row needs `process` (its duplicate mark, if written here,
+        belongs to the same row and does not make it a duplicate there)."""
+        parsed = self._parse(row)
+        if isinstance(parsed, Outcome):
+            return parsed
+        hook, meta = parsed
         assert meta.grandparent_rating_key is not None
         assert meta.parent_index is not None and meta.index is not None
-        config = await plex_config.get(conn, row.user_id)
-        if config is None:
-            return Outcome("ignored", "not_connected", error="Plex is no longer connected")
-        account = hook.account.id if hook.account and hook.account.id is not None else "?"
-        if not replay:
-            first = await scrobbles.first_in_window(
-                conn,
-                user_id=row.user_id,
-                account_id=account,
-                item_key=meta.rating_key
-                or f"{meta.grandparent_rating_key}/{meta.parent_index}/{meta.index}",
-                seen_at=row.created_at,
-                log_id=row.id,
-                window_seconds=self._settings.duplicate_window_seconds,
-            )
-            if not first:
-                return Outcome("duplicate", "duplicate_scrobble")
-            # Later scrobbles of a show with an open conflict queue behind it, in order.
-            held = await self._conflicts.held_behind(conn, row.user_id, meta.grandparent_rating_key)
-            if held is not None:
-                return Outcome("pending", "held_for_conflict", conflict_id=held)
+        if not await self._is_first(conn, row, hook, meta):
+            return Outcome("duplicate", "duplicate_scrobble")
+        result = await self._matcher.existing(conn, row.user_id, meta.grandparent_rating_key)
+        if isinstance(result, IgnoredShow):
+            return Outcome("ignored", "show_ignored", error=result.reason)
+        if not isinstance(result, Matched):
+            return None
+        marked = await tvshows.mark_episode_watched(
+            conn, result.show.id, meta.parent_index, meta.index, _watched_at(row, meta)
+        )
+        if not marked.known:
+            return None
+        action = "marked_watched" if marked.newly_watched else "already_watched"
+        return Outcome("success", action, tvshow_id=result.show.id)
+
+    async def process(self, conn: Conn, row: QueuedLog, *, replay: bool = False) -> Outcome:
+        """Run inside the caller's transaction; everything it writes commits or rolls back
+        together with the log row's new status, so a crash never half-processes a scrobble."""
+        parsed = self._parse(row)
+        if isinstance(parsed, Outcome):
+            return parsed
+        hook, meta = parsed
+        assert meta.grandparent_rating_key is not None
+        assert meta.parent_index is not None and meta.index is not None
+        if not replay and not await self._is_first(conn, row, hook, meta):
+            return Outcome("duplicate", "duplicate_scrobble")
         try:
-            result = await self._matcher.match(
-                conn, row.user_id, config, meta, hook.server.uuid if hook.server else None
-            )
+            # The common case, a show already mapped, needs nothing more than its mapping: a
+            # mapped show never has an open conflict (resolving one creates the mapping).
+            result = await self._matcher.existing(conn, row.user_id, meta.grandparent_rating_key)
+            if result is None:
+                if not replay:
+                    # Later scrobbles of a show with an open conflict queue behind it, in order.
+                    held = await self._conflicts.held_behind(
+                        conn, row.user_id, meta.grandparent_rating_key
+                    )
+                    if held is not None:
+                        return Outcome("pending", "held_for_conflict", conflict_id=held)
+                config = await plex_config.get(conn, row.user_id)
+                if config is None:
+                    return Outcome("ignored", "not_connected", error="Plex is no longer connected")
+                result = await self._matcher.match(
+                    conn, row.user_id, config, meta, hook.server.uuid if hook.server else None
+                )
             if isinstance(result, IgnoredShow):
                 return Outcome("ignored", "show_ignored", error=result.reason)
             if isinstance(result, Unmatched):
@@ -95,33 +138,21 @@ class WebhookProcessor:
                     # show raised it a moment ago
                     return Outcome("pending", settled.action, conflict_id=settled.conflict_id)
                 result = settled
-            return await self.mark(
-                conn, row, result, meta.parent_index, meta.index, meta.last_viewed_at
-            )
+            return await self._mark(conn, row, result, meta)
         except UpstreamError as exc:
             return Outcome("failed", "upstream_error", error=str(exc), retryable=exc.retryable)
         except CryptoError as exc:
             return Outcome("failed", "decrypt_failed", error=str(exc))
 
-    async def mark(
-        self,
-        conn: Conn,
-        row: QueuedLog,
-        matched: Matched,
-        season: int,
-        episode: int,
-        last_viewed_at: int | None,
-    ) -> Outcome:
+    async def _mark(self, conn: Conn, row: QueuedLog, matched: Matched, meta: Metadata) -> Outcome:
         show = matched.show
-        watched_at = (
-            datetime.fromtimestamp(last_viewed_at, UTC) if last_viewed_at else row.created_at
-        )
+        season, episode = meta.parent_index, meta.index
+        assert season is not None and episode is not None
+        watched_at = _watched_at(row, meta)
         result = await tvshows.mark_episode_watched(conn, show.id, season, episode, watched_at)
         # A new episode the tracker hasn't heard of: ask TMDB for that season once.
         if not result.known and await self._catalog.refresh_season(conn, show, season):
-            result = await tvshows.mark_episode_watched(
-                    conn, show.id, season, episode, watched_at
-                )
+            result = await tvshows.mark_episode_watched(conn, show.id, season, episode, watched_at)
         if not result.known:
             return Outcome(
                 "failed",
@@ -135,3 +166,10 @@ class WebhookProcessor:
         else:
             action = "marked_watched" if result.newly_watched else "already_watched"
         return Outcome("success", action, tvshow_id=show.id)
+
+
+def _watched_at(row: QueuedLog, meta: Metadata) -> datetime:
+    """When Plex says it was watched, else when the webhook arrived."""
+    if meta.last_viewed_at:
+        return datetime.fromtimestamp(meta.last_viewed_at, UTC)
+    return row.created_at
