@@ -1,7 +1,8 @@
-"""SQL for `plex_scrobbles_seen`: the duplicate window, decided by one upsert."""
+"""SQL for `plex_scrobbles_seen`: the duplicate window, and settling a scrobble in one call."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.db.pool import Conn
@@ -17,20 +18,10 @@ async def first_in_window(
     log_id: int,
     window_seconds: int,
 ) -> bool:
-    """True when this scrobble is the first of its item by its account inside the window.
-
-    Insert, or move `seen_at` forward only when the last one is older than the window; a row
-    comes back exactly when this scrobble counts. Two at once serialise on the primary key.
-    A retry of the same log row is never its own duplicate.
-    """
-    row = await conn.fetchval(
-        """INSERT INTO plex_scrobbles_seen AS s (user_id, account_id, item_key, seen_at, log_id)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (user_id, account_id, item_key) DO UPDATE
-               SET seen_at = EXCLUDED.seen_at, log_id = EXCLUDED.log_id
-               WHERE s.log_id = EXCLUDED.log_id
-                  OR s.seen_at <= EXCLUDED.seen_at - make_interval(secs => $6)
-           RETURNING 1""",
+    """True when this scrobble is the first of its item by its account inside the window
+    (the rule is `plex_first_in_window` in sql/0004_scrobble_functions.sql)."""
+    first: bool = await conn.fetchval(
+        "SELECT plex_first_in_window($1, $2, $3, $4, $5, $6)",
         user_id,
         account_id,
         item_key,
@@ -38,4 +29,44 @@ async def first_in_window(
         log_id,
         float(window_seconds),
     )
-    return row is not None
+    return first
+
+
+@dataclass(frozen=True)
+class Settled:
+    status: str
+    action: str
+    tvshow_id: int | None
+
+
+async def settle_mapped(
+    conn: Conn,
+    *,
+    log_id: int,
+    user_id: int,
+    account_id: str,
+    item_key: str,
+    show_key: str,
+    season: int,
+    episode: int,
+    seen_at: datetime,
+    watched_at: datetime,
+    window_seconds: int,
+) -> Settled | None:
+    """Duplicate check, mapping and marking of one scrobble in one call; None when it needs
+    the full path (`plex_settle_mapped` in sql/0004_scrobble_functions.sql)."""
+    row = await conn.fetchrow(
+        "SELECT status, action, tvshow_id FROM plex_settle_mapped($1, $2, $3, $4, $5, $6, $7, "
+        "$8, $9, $10)",
+        log_id,
+        user_id,
+        account_id,
+        item_key,
+        show_key,
+        season,
+        episode,
+        seen_at,
+        watched_at,
+        float(window_seconds),
+    )
+    return Settled(row["status"], row["action"], row["tvshow_id"]) if row else None

@@ -246,37 +246,14 @@ class MarkResult:
 async def mark_episode_watched(
     conn: Conn, show_id: int, season: int, episode: int, watched_at: datetime
 ) -> MarkResult:
-    """Mark one episode and count it on the show, in one statement.
-
-    The episode row is locked, so exactly one of many concurrent scrobbles of it sees it
-    unwatched; the show's counters are then bumped by an UPDATE that PostgreSQL re-applies to
-    the latest row version, so fifty scrobbles at once leave fifty episodes counted. An
-    earlier watch date is kept.
-    """
-    row = await conn.fetchrow(
-        """WITH before AS (
-               SELECT id, watched, runtime FROM tvshow_episodes
-               WHERE tvshow_id = $1 AND season = $2 AND episode = $3 FOR UPDATE),
-           marked AS (
-               UPDATE tvshow_episodes e SET watched = true,
-                   date_watched = LEAST(COALESCE(e.date_watched, $4), $4)
-               FROM before WHERE e.id = before.id
-               RETURNING before.watched AS was_watched, before.runtime),
-           counted AS (
-               UPDATE tvshows SET watched_episodes = watched_episodes + 1,
-                   total_minutes = total_minutes + COALESCE((SELECT runtime FROM marked), 0),
-                   plex_synced = true, plex_last_sync = now(), updated_at = now()
-               WHERE id = $1 AND EXISTS (SELECT 1 FROM marked WHERE NOT was_watched)
-               RETURNING 1)
-           SELECT was_watched, (SELECT count(*) FROM counted) AS counted FROM marked""",
-        show_id,
-        season,
-        episode,
-        watched_at,
+    """Mark one episode and count it on the show, safe under concurrency; an earlier watch
+    date is kept (`plex_mark_episode` in sql/0004_scrobble_functions.sql)."""
+    was_watched: bool | None = await conn.fetchval(
+        "SELECT plex_mark_episode($1, $2, $3, $4)", show_id, season, episode, watched_at
     )
-    if row is None:
+    if was_watched is None:
         return MarkResult(known=False, newly_watched=False)
-    return MarkResult(known=True, newly_watched=not row["was_watched"])
+    return MarkResult(known=True, newly_watched=not was_watched)
 
 
 async def fuzzy_candidates(conn: Conn, user_id: int) -> list[asyncpg.Record]:

@@ -60,13 +60,11 @@ class WebhookProcessor:
     async def _is_first(
         self, conn: Conn, row: QueuedLog, hook: PlexWebhook, meta: Metadata
     ) -> bool:
-        account = hook.account.id if hook.account and hook.account.id is not None else "?"
         return await scrobbles.first_in_window(
             conn,
             user_id=row.user_id,
-            account_id=account,
-            item_key=meta.rating_key
-            or f"{meta.grandparent_rating_key}/{meta.parent_index}/{meta.index}",
+            account_id=_account(hook),
+            item_key=_item_key(meta),
             seen_at=row.created_at,
             log_id=row.id,
             window_seconds=self._settings.duplicate_window_seconds,
@@ -74,29 +72,33 @@ class WebhookProcessor:
 
     async def process_mapped(self, conn: Conn, row: QueuedLog) -> Outcome | None:
         """The fast path for batches: a scrobble of an already-mapped show whose episode the
-        tracker knows. No network call and no wait on a conflict, so a batch holds its locks
-        only briefly. None: the row needs `process` (its duplicate mark, if written here,
-        belongs to the same row and does not make it a duplicate there)."""
+        tracker knows, settled in one database call. No network call and no wait on a
+        conflict, so a batch holds its locks only briefly. None: the row needs `process`
+        (its duplicate mark, if written here, belongs to the same row and does not make it
+        a duplicate there)."""
         parsed = self._parse(row)
         if isinstance(parsed, Outcome):
             return parsed
         hook, meta = parsed
         assert meta.grandparent_rating_key is not None
         assert meta.parent_index is not None and meta.index is not None
-        if not await self._is_first(conn, row, hook, meta):
-            return Outcome("duplicate", "duplicate_scrobble")
-        result = await self._matcher.existing(conn, row.user_id, meta.grandparent_rating_key)
-        if isinstance(result, IgnoredShow):
-            return Outcome("ignored", "show_ignored", error=result.reason)
-        if not isinstance(result, Matched):
-            return None
-        marked = await tvshows.mark_episode_watched(
-            conn, result.show.id, meta.parent_index, meta.index, _watched_at(row, meta)
+        settled = await scrobbles.settle_mapped(
+            conn,
+            log_id=row.id,
+            user_id=row.user_id,
+            account_id=_account(hook),
+            item_key=_item_key(meta),
+            show_key=meta.grandparent_rating_key,
+            season=meta.parent_index,
+            episode=meta.index,
+            seen_at=row.created_at,
+            watched_at=_watched_at(row, meta),
+            window_seconds=self._settings.duplicate_window_seconds,
         )
-        if not marked.known:
+        if settled is None:
             return None
-        action = "marked_watched" if marked.newly_watched else "already_watched"
-        return Outcome("success", action, tvshow_id=result.show.id)
+        error = "this Plex show is ignored" if settled.action == "show_ignored" else None
+        return Outcome(settled.status, settled.action, tvshow_id=settled.tvshow_id, error=error)
 
     async def process(self, conn: Conn, row: QueuedLog, *, replay: bool = False) -> Outcome:
         """Run inside the caller's transaction; everything it writes commits or rolls back
@@ -173,3 +175,11 @@ def _watched_at(row: QueuedLog, meta: Metadata) -> datetime:
     if meta.last_viewed_at:
         return datetime.fromtimestamp(meta.last_viewed_at, UTC)
     return row.created_at
+
+
+def _account(hook: PlexWebhook) -> str:
+    return hook.account.id if hook.account and hook.account.id is not None else "?"
+
+
+def _item_key(meta: Metadata) -> str:
+    return meta.rating_key or f"{meta.grandparent_rating_key}/{meta.parent_index}/{meta.index}"
