@@ -94,6 +94,7 @@ async def open_services(
             metrics=metrics,
             wake=intake.queued,
             concurrency=settings.worker_concurrency,
+            duplicate_window_seconds=settings.duplicate_window_seconds,
         )
         conflicts.replay_with(worker)  # resolving a conflict replays its held scrobbles
         yield Services(

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     match_auto_threshold: float = Field(default=0.90, ge=0.5, le=1.0, alias="MATCH_AUTO_THRESHOLD")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_BODY_BYTES")
     duplicate_window_seconds: int = Field(default=600, ge=0, alias="DUPLICATE_WINDOW_SECONDS")
-    worker_concurrency: int = Field(default=8, ge=1, le=64, alias="WORKER_CONCURRENCY")
+    worker_concurrency: int = Field(default=4, ge=1, le=64, alias="WORKER_CONCURRENCY")
     db_pool_size: int = Field(default=10, ge=2, le=100, alias="DB_POOL_SIZE")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 

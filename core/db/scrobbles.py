@@ -1,8 +1,7 @@
-"""SQL for `plex_scrobbles_seen`: the duplicate window, and settling a scrobble in one call."""
+"""SQL for `plex_scrobbles_seen`: the duplicate window."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from core.db.pool import Conn
@@ -30,43 +29,3 @@ async def first_in_window(
         float(window_seconds),
     )
     return first
-
-
-@dataclass(frozen=True)
-class Settled:
-    status: str
-    action: str
-    tvshow_id: int | None
-
-
-async def settle_mapped(
-    conn: Conn,
-    *,
-    log_id: int,
-    user_id: int,
-    account_id: str,
-    item_key: str,
-    show_key: str,
-    season: int,
-    episode: int,
-    seen_at: datetime,
-    watched_at: datetime,
-    window_seconds: int,
-) -> Settled | None:
-    """Duplicate check, mapping and marking of one scrobble in one call; None when it needs
-    the full path (`plex_settle_mapped` in sql/0004_scrobble_functions.sql)."""
-    row = await conn.fetchrow(
-        "SELECT status, action, tvshow_id FROM plex_settle_mapped($1, $2, $3, $4, $5, $6, $7, "
-        "$8, $9, $10)",
-        log_id,
-        user_id,
-        account_id,
-        item_key,
-        show_key,
-        season,
-        episode,
-        seen_at,
-        watched_at,
-        float(window_seconds),
-    )
-    return Settled(row["status"], row["action"], row["tvshow_id"]) if row else None

@@ -170,30 +170,34 @@ async def finish(
     )
 
 
-async def finish_many(
-    conn: Conn, outcomes: list[tuple[int, str, str | None, int | None, str | None]]
-) -> None:
-    """`finish` for a batch of (id, status, action, tvshow id, error), none of them retryable:
-    one statement instead of one per row."""
-    if not outcomes:
-        return
-    ids, statuses, actions, shows, errors = (list(col) for col in zip(*outcomes, strict=True))
-    await conn.execute(
-        """UPDATE plex_webhook_logs l SET status = o.status, action_taken = o.action,
-               tvshow_id = o.tvshow_id, error_message = o.error, retryable = false,
-               held_by_conflict_id = NULL, attempts = l.attempts + 1, next_attempt_at = NULL,
-               processing_duration_ms =
-                   (EXTRACT(EPOCH FROM clock_timestamp() - l.created_at) * 1000)::int,
-               processed_at = clock_timestamp()
-           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[])
-                AS o(id, status, action, tvshow_id, error)
-           WHERE l.id = o.id""",
-        ids,
-        statuses,
-        actions,
-        shows,
-        errors,
+@dataclass(frozen=True)
+class SettledRow:
+    """A row `settle_queue` claimed: settled (with its outcome) or left for the full path."""
+
+    id: int
+    user_id: int
+    created_at: datetime
+    event: str | None
+    show_title: str | None
+    season: int | None
+    episode: int | None
+    settled: bool
+    status: str | None
+    action: str | None
+    tvshow_id: int | None
+
+
+async def settle_queue(conn: Conn, limit: int, window_seconds: int) -> list[SettledRow]:
+    """Claim up to `limit` queued scrobbles and settle those of mapped shows, in one call and
+    its own transaction (`plex_settle_queue` in sql/0005_settle_queue.sql)."""
+    rows = await conn.fetch(
+        """SELECT log_id AS id, user_id, created_at, event, show_title, season, episode,
+                  settled, status, action, tvshow_id
+           FROM plex_settle_queue($1, $2)""",
+        limit,
+        float(window_seconds),
     )
+    return [SettledRow(**dict(r)) for r in rows]
 
 
 async def claim_one(conn: Conn, log_id: int) -> QueuedLog | None:

@@ -70,36 +70,6 @@ class WebhookProcessor:
             window_seconds=self._settings.duplicate_window_seconds,
         )
 
-    async def process_mapped(self, conn: Conn, row: QueuedLog) -> Outcome | None:
-        """The fast path for batches: a scrobble of an already-mapped show whose episode the
-        tracker knows, settled in one database call. No network call and no wait on a
-        conflict, so a batch holds its locks only briefly. None: the row needs `process`
-        (its duplicate mark, if written here, belongs to the same row and does not make it
-        a duplicate there)."""
-        parsed = self._parse(row)
-        if isinstance(parsed, Outcome):
-            return parsed
-        hook, meta = parsed
-        assert meta.grandparent_rating_key is not None
-        assert meta.parent_index is not None and meta.index is not None
-        settled = await scrobbles.settle_mapped(
-            conn,
-            log_id=row.id,
-            user_id=row.user_id,
-            account_id=_account(hook),
-            item_key=_item_key(meta),
-            show_key=meta.grandparent_rating_key,
-            season=meta.parent_index,
-            episode=meta.index,
-            seen_at=row.created_at,
-            watched_at=_watched_at(row, meta),
-            window_seconds=self._settings.duplicate_window_seconds,
-        )
-        if settled is None:
-            return None
-        error = "this Plex show is ignored" if settled.action == "show_ignored" else None
-        return Outcome(settled.status, settled.action, tvshow_id=settled.tvshow_id, error=error)
-
     async def process(self, conn: Conn, row: QueuedLog, *, replay: bool = False) -> Outcome:
         """Run inside the caller's transaction; everything it writes commits or rolls back
         together with the log row's new status, so a crash never half-processes a scrobble."""

@@ -35,8 +35,10 @@ class QueueWorker:
         concurrency: int = 4,
         batch_size: int = 16,
         poll_seconds: float = 0.5,
+        duplicate_window_seconds: int = 600,
     ) -> None:
         self._pool = pool
+        self._duplicate_window = duplicate_window_seconds
         self._processor = processor
         self._metrics = metrics
         self._wake = wake
@@ -120,49 +122,56 @@ class QueueWorker:
         return total
 
     async def process_batch(self) -> int:
-        """Claim up to `batch_size` rows and settle the common ones together in one short
-        transaction; rows that need the network or a conflict then go one at a time.
+        """Claim up to `batch_size` rows; settle the common ones (scrobbles of mapped shows)
+        in one database call, then take the rest one at a time through the full path.
 
-        Round trips, not Python, are what a scrobble costs here, so the batch shares its
-        claim, its bookkeeping and its commit. It takes row locks in one global order (user,
-        Plex show, episode), so two workers' batches wait for each other but never deadlock,
-        and it makes no network call while holding them.
+        Round trips, not Python, are what a scrobble costs on a small host, so the common case
+        shares one call per batch (sql/0005_settle_queue.sql: one global lock order, so
+        batches never deadlock, and no network call while holding locks).
         """
         async with self._pool.acquire() as conn:
-            settled: list[tuple[QueuedLog, Outcome]] = []
-            rows: list[QueuedLog] = []
-            slow: list[QueuedLog] = []
             try:
-                async with conn.transaction():
-                    rows = await webhook_logs.claim(conn, self._batch_size)
-                    if not rows:
-                        return 0
-                    rows.sort(key=_lock_order)
-                    for row in rows:
-                        outcome = await self._processor.process_mapped(conn, row)
-                        if outcome is None:
-                            slow.append(row)
-                        else:
-                            settled.append((row, outcome))
-                    await webhook_logs.finish_many(
-                        conn,
-                        [(r.id, o.status, o.action, o.tvshow_id, o.error) for r, o in settled],
-                    )
-            except Exception as exc:
-                # Rolled back as a whole: take the rows one at a time, where a row that keeps
-                # failing is recorded as failed instead of blocking the queue.
-                log.warning(
-                    "batch of %d rolled back (%s); processing singly", len(rows), type(exc).__name__
+                rows = await webhook_logs.settle_queue(
+                    conn, self._batch_size, self._duplicate_window
                 )
-                settled, slow = [], rows
-            for row, outcome in settled:
-                self._report(row, outcome)
-            for row in slow:
+            except (TimeoutError, OSError):
+                raise
+            except Exception as exc:
+                # Rolled back as a whole (a payload the SQL can't read, say): one at a time,
+                # where a row that keeps failing is recorded as failed instead of blocking.
+                log.warning("batch rolled back (%s); processing singly", type(exc).__name__)
+                return await self._process_singly(conn, self._batch_size)
+            for row in rows:
+                if row.settled:
+                    assert row.status is not None and row.action is not None
+                    error = "this Plex show is ignored" if row.action == "show_ignored" else None
+                    self._report(
+                        row.id,
+                        row.user_id,
+                        row.created_at,
+                        row.event,
+                        row.show_title,
+                        row.season,
+                        row.episode,
+                        Outcome(row.status, row.action, tvshow_id=row.tvshow_id, error=error),
+                    )
+                    continue
                 async with conn.transaction():
                     claimed = await webhook_logs.claim_one(conn, row.id)
                     if claimed is not None:
                         await self.process_one(conn, claimed)
             return len(rows)
+
+    async def _process_singly(self, conn: Conn, limit: int) -> int:
+        handled = 0
+        while handled < limit:
+            async with conn.transaction():
+                rows = await webhook_logs.claim(conn, 1)
+                if not rows:
+                    break
+                await self.process_one(conn, rows[0])
+            handled += 1
+        return handled
 
     async def process_one(self, conn: Conn, row: QueuedLog, *, replay: bool = False) -> Outcome:
         """One row in a savepoint: a failure rolls back its own writes, not the batch."""
@@ -195,40 +204,45 @@ class QueueWorker:
                 retryable=outcome.retryable,
                 retry_delay_seconds=retry_delay(row.attempts) if outcome.retryable else None,
             )
-        self._report(row, outcome)
-
-    def _report(self, row: QueuedLog, outcome: Outcome) -> None:
-        """Metrics and the one log line per webhook."""
-        event = str(row.payload.get("event", "?"))
-        elapsed = (datetime.now(UTC) - row.created_at).total_seconds()
-        self._metrics.webhooks.labels(status=outcome.status, event=event).inc()
-        self._metrics.processing_seconds.observe(max(elapsed, 0.0))
         meta = row.payload.get("Metadata") or {}
-        log.info(
-            "webhook %d user=%d event=%s status=%s action=%s show=%r S%sE%s tvshow=%s in %dms%s",
+        self._report(
             row.id,
             row.user_id,
-            event,
-            outcome.status,
-            outcome.action,
+            row.created_at,
+            row.payload.get("event"),
             meta.get("grandparentTitle"),
             meta.get("parentIndex"),
             meta.get("index"),
+            outcome,
+        )
+
+    def _report(
+        self,
+        log_id: int,
+        user_id: int,
+        created_at: datetime,
+        event: object,
+        show_title: object,
+        season: object,
+        episode: object,
+        outcome: Outcome,
+    ) -> None:
+        """Metrics and the one log line per webhook."""
+        event = str(event or "?")
+        elapsed = (datetime.now(UTC) - created_at).total_seconds()
+        self._metrics.webhooks.labels(status=outcome.status, event=event).inc()
+        self._metrics.processing_seconds.observe(max(elapsed, 0.0))
+        log.info(
+            "webhook %d user=%d event=%s status=%s action=%s show=%r S%sE%s tvshow=%s in %dms%s",
+            log_id,
+            user_id,
+            event,
+            outcome.status,
+            outcome.action,
+            show_title,
+            season,
+            episode,
             outcome.tvshow_id,
             elapsed * 1000,
             f" ({outcome.error})" if outcome.error else "",
         )
-
-
-def _lock_order(row: QueuedLog) -> tuple[int, str, int, int]:
-    meta = row.payload.get("Metadata") or {}
-    return (
-        row.user_id,
-        str(meta.get("grandparentRatingKey") or ""),
-        _int(meta.get("parentIndex")),
-        _int(meta.get("index")),
-    )
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else -1
