@@ -39,7 +39,7 @@ class HealthState:
                 "pending_webhooks": pending,
             }
             db_ok = True
-        except (TimeoutError, OSError, Exception) as exc:  # any failure means "down"
+        except Exception as exc:  # any failure (refused, timed out, starting up) means "down"
             database = {"status": "down", "error": type(exc).__name__}
             db_ok = False
         statuses: dict[str, str] = {}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import asyncpg
 from aiohttp import web
 
+from core.db.pool import DATABASE_DOWN
 from core.errors import ConflictStateError, DomainError, ForbiddenError, NotFoundError
 from core.health import HealthState
 from core.services.container import Services
@@ -20,8 +20,6 @@ from daemon.webhook import plex_webhook
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError)
 
 
 @web.middleware
@@ -39,7 +37,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return web.json_response({"error": str(exc)}, status=409)
     except DomainError as exc:
         return web.json_response({"error": str(exc)}, status=400)
-    except _DB_DOWN as exc:
+    except DATABASE_DOWN as exc:
         request.app[SERVICES].metrics.webhooks_rejected.labels(reason="database_down").inc()
         log.warning(
             "%s %s: database unavailable (%s)", request.method, request.path, type(exc).__name__

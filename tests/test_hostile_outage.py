@@ -251,6 +251,12 @@ async def test_kill_9_mid_load_then_restart_processes_every_accepted_webhook_onc
 
     episodes = _episodes()[:800]
     bodies = [_body(*ep) for ep in episodes]
+    # Hold every show row so the worker is stuck mid-transaction (rows claimed, episodes
+    # locked) when the kill comes: a fast worker would otherwise have nothing in hand.
+    blocker = await asyncpg.connect(env["DATABASE_URL"])
+    hold = blocker.transaction()
+    await hold.start()
+    await blocker.execute("SELECT 1 FROM tvshows FOR UPDATE")
     service = RunningService(env, tmp_path / "first.log")
     await asyncio.to_thread(service.start)
     assert service.proc is not None
@@ -294,6 +300,8 @@ async def test_kill_9_mid_load_then_restart_processes_every_accepted_webhook_onc
             "SELECT count(*) FROM plex_webhook_logs WHERE status = 'pending'"
         )
         assert pending > 0, "the kill should leave work queued (else the test proves little)"
+        await hold.rollback()
+        await blocker.close()
         restarted = RunningService(env, tmp_path / "second.log")
         await asyncio.to_thread(restarted.start)
         try:

@@ -18,6 +18,15 @@ log = logging.getLogger(__name__)
 Pool = asyncpg.Pool
 # Table modules take either a plain connection or one borrowed from the pool.
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+# Errors that mean "no database right now" (unreachable, dropped, starting up or shutting
+# down), not "this request is bad": answer 503 or wait and retry.
+DATABASE_DOWN = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 
 from core.db import webhook_logs
-from core.db.pool import Conn, Pool
+from core.db.pool import DATABASE_DOWN, Conn, Pool
 from core.db.webhook_logs import QueuedLog
 from core.metrics import Metrics
 from core.services.processor import Outcome, WebhookProcessor
@@ -86,7 +86,7 @@ class QueueWorker:
             self.last_beat = time.monotonic()
             try:
                 handled = await self.process_batch()
-            except (TimeoutError, OSError) as exc:
+            except DATABASE_DOWN as exc:
                 # The database went away: wait and try again; the rows are still queued.
                 log.warning("worker %d: database unavailable (%s), retrying", index, exc)
                 handled = 0
@@ -134,7 +134,7 @@ class QueueWorker:
                 rows = await webhook_logs.settle_queue(
                     conn, self._batch_size, self._duplicate_window
                 )
-            except (TimeoutError, OSError):
+            except DATABASE_DOWN:
                 raise
             except Exception as exc:
                 # Rolled back as a whole (a payload the SQL can't read, say): one at a time,
