@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import discord
 from discord import app_commands
@@ -88,16 +88,21 @@ def webhook_view(user_id: int) -> discord.ui.View:
     return view
 
 
-class RotateButton(
+class OwnerButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"webhook:rotate:(?P<user>[0-9]{1,18})",
+    template=r"(?!)",  # a base, never matched: each subclass brings its own template
 ):
+    """A persistent button that only its tracker user may press; its custom_id is
+    `<prefix>:<user id>`, so it is rebuilt after a restart and re-checked on every click."""
+
+    prefix: ClassVar[str]
+    label: ClassVar[str]
+    style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.danger
+
     def __init__(self, user_id: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Rotate secret…",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"webhook:rotate:{user_id}",
+                label=self.label, style=self.style, custom_id=f"{self.prefix}:{user_id}"
             )
         )
         self.user_id = user_id
@@ -105,7 +110,7 @@ class RotateButton(
     @classmethod
     async def from_custom_id(
         cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RotateButton:
+    ) -> Self:
         return cls(int(match["user"]))
 
     async def callback(self, interaction: Interaction) -> None:
@@ -113,83 +118,51 @@ class RotateButton(
         async with guarded(interaction):
             if await refuse_unless_owner(interaction, self.user_id):
                 return
-            view = discord.ui.View(timeout=None)
-            view.add_item(RotateConfirmButton(self.user_id))
-            await reply(
-                interaction,
-                "Rotate the webhook secret? The current URL stops working at once; "
-                "you will have to paste the new one into Plex.",
-                view=view,
-            )
+            await self.pressed(interaction)
+
+    async def pressed(self, interaction: Interaction) -> None:
+        raise NotImplementedError
 
 
-class RotateConfirmButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"webhook:rotate-confirm:(?P<user>[0-9]{1,18})",
-):
-    def __init__(self, user_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Yes, rotate it",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"webhook:rotate-confirm:{user_id}",
-            )
+class RotateButton(OwnerButton, template=r"webhook:rotate:(?P<user>[0-9]{1,18})"):
+    prefix, label, style = "webhook:rotate", "Rotate secret…", discord.ButtonStyle.secondary
+
+    async def pressed(self, interaction: Interaction) -> None:
+        view = discord.ui.View(timeout=None)
+        view.add_item(RotateConfirmButton(self.user_id))
+        await reply(
+            interaction,
+            "Rotate the webhook secret? The current URL stops working at once; "
+            "you will have to paste the new one into Plex.",
+            view=view,
         )
-        self.user_id = user_id
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RotateConfirmButton:
-        return cls(int(match["user"]))
 
-    async def callback(self, interaction: Interaction) -> None:
-        await defer_update(interaction)
-        async with guarded(interaction):
-            if await refuse_unless_owner(interaction, self.user_id):
-                return
-            url = await interaction.client.services.accounts.rotate_secret(self.user_id)
-            await interaction.edit_original_response(
-                content="🔑 Secret rotated; the old URL no longer works.",
-                embed=embeds.webhook_embed(url, heading="Your new Plex webhook"),
-                view=None,
-            )
+class RotateConfirmButton(OwnerButton, template=r"webhook:rotate-confirm:(?P<user>[0-9]{1,18})"):
+    prefix, label = "webhook:rotate-confirm", "Yes, rotate it"
+
+    async def pressed(self, interaction: Interaction) -> None:
+        url = await interaction.client.services.accounts.rotate_secret(self.user_id)
+        await interaction.edit_original_response(
+            content="🔑 Secret rotated; the old URL no longer works.",
+            embed=embeds.webhook_embed(url, heading="Your new Plex webhook"),
+            view=None,
+        )
 
 
 # ------------------------------------------------------------------ disconnect
 
 
-class DisconnectButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"account:disconnect:(?P<user>[0-9]{1,18})",
-):
-    def __init__(self, user_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Yes, disconnect",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"account:disconnect:{user_id}",
-            )
+class DisconnectButton(OwnerButton, template=r"account:disconnect:(?P<user>[0-9]{1,18})"):
+    prefix, label = "account:disconnect", "Yes, disconnect"
+
+    async def pressed(self, interaction: Interaction) -> None:
+        await interaction.client.services.accounts.disconnect(self.user_id)
+        await interaction.edit_original_response(
+            content="Disconnected: your Plex token and webhook secret are deleted. "
+            "Your shows and history stay; `/plex connect` to come back.",
+            view=None,
         )
-        self.user_id = user_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> DisconnectButton:
-        return cls(int(match["user"]))
-
-    async def callback(self, interaction: Interaction) -> None:
-        await defer_update(interaction)
-        async with guarded(interaction):
-            if await refuse_unless_owner(interaction, self.user_id):
-                return
-            await interaction.client.services.accounts.disconnect(self.user_id)
-            await interaction.edit_original_response(
-                content="Disconnected: your Plex token and webhook secret are deleted. "
-                "Your shows and history stay; `/plex connect` to come back.",
-                view=None,
-            )
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
