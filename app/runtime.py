@@ -37,6 +37,7 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
+from daemon.app import create_app
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +153,6 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     health = HealthState()
     async with AsyncExitStack() as stack:
         services = await stack.enter_async_context(open_services(settings))
-        from daemon.app import create_app
-
         runner = web.AppRunner(create_app(services, health), access_log=None, shutdown_timeout=5)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -184,7 +183,8 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             time.monotonic() - started,
         )
         await stop.wait()
-        # From here webhooks get 503 (Plex retries later); then, in reverse order of start:
+        # From here webhooks get 503 (behind a load balancer another process takes them;
+        # Plex itself does not retry); then, in reverse order of start:
         # bot, scheduler (running jobs stop at a batch boundary), worker (finishes its
         # batch), HTTP site, clients, pool, embedded database. Rows still pending are picked
         # up at the next start (by this process or any other on the database).
