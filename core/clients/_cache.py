@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
@@ -79,3 +79,16 @@ class TtlCache(Generic[K, V]):
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    async def get_or_fetch(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
+        """The cached value, else `fetch()` once for all concurrent callers, then cached."""
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        async with self.lock(key):
+            cached = self.get(key)
+            if cached is not None:
+                return cached
+            value = await fetch()
+            self.set(key, value)
+            return value

@@ -117,13 +117,8 @@ class PlexServerClient:
         base = _base(server_url)
         key = str(rating_key).strip()
         cache_key = (user_id, base, key)
-        cached = self._cache.get(cache_key)
-        if cached is not None:
-            return cached
-        async with self._cache.lock(cache_key):
-            cached = self._cache.get(cache_key)
-            if cached is not None:
-                return cached
+
+        async def fetch() -> PlexShowMetadata:
             payload = await self._requester.get_json(
                 f"{base}/library/metadata/{quote(key, safe='')}",
                 # The single-item endpoint includes Guid tags already; asking is harmless
@@ -150,8 +145,9 @@ class PlexServerClient:
                 raise UpstreamError(
                     "plex server returned unexpected metadata", service=SERVICE
                 ) from None
-            self._cache.set(cache_key, metadata)
             return metadata
+
+        return await self._cache.get_or_fetch(cache_key, fetch)
 
     async def show_guids(
         self, *, user_id: int, server_url: str, token: str, rating_key: str

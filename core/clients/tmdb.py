@@ -241,24 +241,19 @@ class TmdbClient:
         query: dict[str, str | int] = dict(params or {})
         if self._language:
             query["language"] = self._language
-        cache_key = (path, tuple(sorted(query.items())))
-        cached = self._cache.get(cache_key)
-        if cached is not None:
-            return cached
-        async with self._cache.lock(cache_key):
-            cached = self._cache.get(cache_key)
-            if cached is not None:
-                return cached
-            headers = {"Accept": "application/json"}
-            if self._uses_bearer:
-                headers["Authorization"] = f"Bearer {self._api_key}"
-            else:
-                query["api_key"] = self._api_key
-            payload = await self._requester.get_json(
+        cache_key = (path, tuple(sorted(query.items())))  # before the key joins the query
+        headers = {"Accept": "application/json"}
+        if self._uses_bearer:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        else:
+            query["api_key"] = self._api_key
+
+        async def fetch() -> Any:
+            return await self._requester.get_json(
                 f"{self._base_url}{path}", params=query, headers=headers
             )
-            self._cache.set(cache_key, payload)
-            return payload
+
+        return await self._cache.get_or_fetch(cache_key, fetch)
 
     def _shape_error(self, path: str, exc: Exception) -> UpstreamError:
         log.warning("tmdb GET %s: unexpected response shape (%s)", path, type(exc).__name__)
