@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.client import PlexBot
+from core.db.users import User
 from tests.fakediscord import FakeDiscord, running_client
 from tests.fakediscord.models import EPHEMERAL, InteractionRecord
 from tests.fakes.plex_server import DEFAULT_TOKEN as PLEX_TOKEN
@@ -85,6 +86,16 @@ async def raise_conflict(daemon: Daemon, secret: str, show_key: str = "777") -> 
     row = await daemon.settled(answer.json()["id"])
     assert row["status"] == "pending" and row["held_by_conflict_id"] is not None, dict(row)
     return int(row["held_by_conflict_id"])
+
+
+async def alice_connected_without_discord(daemon: Daemon, fake: FakeDiscord) -> tuple[User, str]:
+    """Alice as a Discord-linked tracker user, connected through the service (no bot
+    running); returns her user and webhook secret."""
+    fake.add_user(ALICE, "alice")
+    daemon.plextv.add_account(PLEX_TOKEN, id=1, username="alice")
+    user = await daemon.services.accounts.user_for_discord(ALICE, "alice")
+    connected = await daemon.services.accounts.connect(user=user, plex_token=PLEX_TOKEN)
+    return user, connected.webhook_url.rsplit("=", 1)[1]
 
 
 def conflict_buttons(message: dict[str, Any]) -> list[str]:
@@ -209,11 +220,7 @@ async def test_conflict_raised_while_bot_is_down_is_posted_once(
     daemon: Daemon, fake_discord: FakeDiscord
 ) -> None:
     fake = fake_discord
-    fake.add_user(ALICE, "alice")
-    daemon.plextv.add_account(PLEX_TOKEN, id=1, username="alice")
-    user = await daemon.services.accounts.user_for_discord(ALICE, "alice")
-    connected = await daemon.services.accounts.connect(user=user, plex_token=PLEX_TOKEN)
-    secret = connected.webhook_url.rsplit("=", 1)[1]
+    user, secret = await alice_connected_without_discord(daemon, fake)
     await daemon.import_shows(user.id, [OFFICE_US])
     conflict_id = await raise_conflict(daemon, secret)
     # A CLI-only user's conflict must not block the queue (no Discord account to tell).
@@ -330,11 +337,7 @@ async def test_a_scrobble_that_fails_for_good_is_reported_once(
     daemon: Daemon, fake_discord: FakeDiscord
 ) -> None:
     fake = fake_discord
-    fake.add_user(ALICE, "alice")
-    daemon.plextv.add_account(PLEX_TOKEN, id=1, username="alice")
-    user = await daemon.services.accounts.user_for_discord(ALICE, "alice")
-    connected = await daemon.services.accounts.connect(user=user, plex_token=PLEX_TOKEN)
-    secret = connected.webhook_url.rsplit("=", 1)[1]
+    user, secret = await alice_connected_without_discord(daemon, fake)
     await daemon.import_shows(user.id, [{**OFFICE_US, "tvdb_id": 73244}])
     meta = episode(show="The Office (US)", show_key="777", season=2, number=40)
     meta["grandparentGuid"] = "com.plexapp.agents.thetvdb://73244?lang=en"
