@@ -95,6 +95,13 @@ class PlexWebhook(_Model):
 
 def parse_payload(text: str | bytes) -> tuple[dict[str, Any], PlexWebhook]:
     """The raw JSON object and the validated model; InvalidInputError says what is wrong."""
+    raw, _, model = parse_payload_for_storage(text)
+    return raw, model
+
+
+def parse_payload_for_storage(text: str | bytes) -> tuple[dict[str, Any], str, PlexWebhook]:
+    """As `parse_payload`, plus the JSON text to store: the check that jsonb will take it
+    serialises the payload anyway, so storing that text saves doing it twice."""
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -106,7 +113,8 @@ def parse_payload(text: str | bytes) -> tuple[dict[str, Any], PlexWebhook]:
         raise InvalidInputError("payload must be a JSON object")
     # PostgreSQL's jsonb refuses NUL characters and lone surrogates: say so here, not with a 500.
     try:
-        canonical = json.dumps(raw, ensure_ascii=False).encode("utf-8")
+        canonical_text = json.dumps(raw, ensure_ascii=False)
+        canonical = canonical_text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInputError("payload contains invalid Unicode (a lone surrogate)") from None
     except RecursionError:
@@ -121,7 +129,7 @@ def parse_payload(text: str | bytes) -> tuple[dict[str, Any], PlexWebhook]:
             where = ".".join(str(p) for p in err["loc"]) or "payload"
             problems.append(f"{where}: {err['msg']}")
         raise InvalidInputError("payload fields are wrong: " + "; ".join(problems)) from None
-    return raw, model
+    return raw, canonical_text, model
 
 
 def scrobble_problem(hook: PlexWebhook) -> str | None:

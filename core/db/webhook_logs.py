@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ class NewLog:
     event_type: str | None
     status: str
     action_taken: str | None = None
-    payload: dict[str, Any] | None = None
+    payload_json: str | None = None  # the payload as JSON text, validated for jsonb
     raw_body: str | None = None
     plex_account_id: str | None = None
     plex_rating_key: str | None = None
@@ -86,7 +85,7 @@ def _values(log: NewLog) -> tuple[object, ...]:
         log.event_type,
         log.status,
         log.action_taken,
-        json.dumps(log.payload) if log.payload is not None else None,
+        log.payload_json,
         log.raw_body,
         log.plex_account_id,
         log.plex_rating_key,

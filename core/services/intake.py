@@ -13,7 +13,7 @@ from core.db.pool import Pool
 from core.db.webhook_logs import NewLog
 from core.errors import InvalidInputError
 from core.metrics import Metrics
-from core.payload import PlexWebhook, parse_payload, scrobble_problem
+from core.payload import PlexWebhook, parse_payload_for_storage, scrobble_problem
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class WebhookIntake:
     async def accept(self, user_id: int, config: PlexConfig, payload_text: str | bytes) -> Accepted:
         started = time.perf_counter()
         try:
-            raw, hook = parse_payload(payload_text)
+            _, payload_json, hook = parse_payload_for_storage(payload_text)
         except InvalidInputError as exc:
             return await self.reject(user_id, str(exc), raw_body=payload_text)
         verdict = judge(hook, config)
@@ -158,7 +158,7 @@ class WebhookIntake:
             event_type=hook.event,
             status=verdict.status,
             action_taken=verdict.action,
-            payload=raw,
+            payload_json=payload_json,
             plex_account_id=hook.account.id if hook.account else None,
             plex_rating_key=meta.grandparent_rating_key if meta else None,
             plex_item_key=meta.rating_key if meta else None,
