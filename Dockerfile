@@ -1,21 +1,26 @@
 # plex-tracker: one process serving the Plex webhook daemon, the Discord bot and the jobs.
-FROM python:3.12-slim
 
+# Build a wheel the ordinary way: the sql/ migrations go inside it (core/db/sql).
+FROM python:3.12-slim AS build
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY core ./core
+COPY daemon ./daemon
+COPY bot ./bot
+COPY app ./app
+COPY sql ./sql
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DATA_DIR=/data HOST=0.0.0.0 PORT=8080
-
-RUN useradd --create-home --uid 10001 plex && mkdir -p /data /app && chown plex:plex /data /app
-WORKDIR /app
-COPY --chown=plex:plex pyproject.toml README.md ./
-COPY --chown=plex:plex core ./core
-COPY --chown=plex:plex daemon ./daemon
-COPY --chown=plex:plex bot ./bot
-COPY --chown=plex:plex app ./app
-COPY --chown=plex:plex sql ./sql
-# Editable install keeps sql/ beside the code, where the migration runner looks for it.
-RUN pip install --no-cache-dir -e .
+COPY --from=build /wheels /wheels
+# A normal (non-editable) install: no source tree in the image.
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+    && useradd --create-home --uid 10001 plex && mkdir -p /data && chown plex:plex /data
 
 USER plex
+WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -4,34 +4,37 @@ from __future__ import annotations
 
 import argparse
 
+from rich.console import Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from app.cli_common import Command, Subparsers, out, table
 from core.errors import InvalidInputError
 from core.services.container import Services
-from core.services.stats import BANDS, STATUSES, StatsService, UserStats
+from core.services.stats import BANDS, STATUSES, StatsService, UserStats, timing_lines
 
 
-def _bar(part: int, whole: int, width: int = 20) -> str:
-    filled = round(width * part / whole) if whole else 0
-    return "█" * filled + "░" * (width - filled)
-
-
-def format_stats(s: UserStats) -> str:
+def render_stats(s: UserStats) -> Group:
     account = f" as {s.plex_username}" if s.plex_username else ""
     last = s.last_webhook_at.isoformat(timespec="seconds") if s.last_webhook_at else "never"
-    lines = [
+    counts = table("status", "", "#webhooks", title=f"webhooks, last {s.days} days: {s.total}")
+    for st in STATUSES:
+        counts.add_row(
+            st,
+            ProgressBar(total=max(s.total, 1), completed=s.counts[st], width=20),
+            str(s.counts[st]),
+        )
+    timing = Table.grid(padding=(0, 2))
+    for label, value in timing_lines(s):
+        timing.add_row(label, value)
+    return Group(
         f"{s.user_name}: {s.state}{account}; last webhook {last}",
-        f"  webhooks, last {s.days} days: {s.total}",
-        *(f"    {st:<10} {_bar(s.counts[st], s.total)} {s.counts[st]}" for st in STATUSES),
-        f"  episodes marked {s.episodes_marked} · shows added {s.shows_added}"
+        counts,
+        f"episodes marked {s.episodes_marked} · shows added {s.shows_added}"
         f" · open conflicts {s.open_conflicts}",
-        "  processing: "
-        + (
-            f"mean {s.mean_ms:.0f} ms · p95 {s.p95_ms:.0f} ms"
-            if s.mean_ms is not None and s.p95_ms is not None
-            else "nothing processed yet"
-        ),
-        "  mappings: " + " · ".join(f"{b} {s.mappings[b]}" for b in BANDS),
-    ]
-    return "\n".join(lines)
+        timing,
+        "mappings: " + " · ".join(f"{b} {s.mappings[b]}" for b in BANDS),
+    )
 
 
 async def cmd_status(services: Services, args: argparse.Namespace) -> int:
@@ -44,12 +47,18 @@ async def cmd_status(services: Services, args: argparse.Namespace) -> int:
     else:
         found = await stats.all_users(days=args.days)
     if not found:
-        print("no users yet: `plex-tracker connect --user NAME --plex-token TOKEN`")
-    print("\n\n".join(format_stats(s) for s in found))
+        out().print("no users yet: `plex-tracker connect --user NAME`")
+    for number, s in enumerate(found):
+        if number:
+            out().print()
+        out().print(render_stats(s))
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parsers(sub: Subparsers) -> None:
     st = sub.add_parser("status", help="sync dashboard: connection, 30-day counts, timings")
     st.add_argument("--user", help="one user (default: everyone)")
     st.add_argument("--days", type=int, default=30, help="the window, in days (default 30)")
+
+
+COMMANDS: dict[str, Command] = {"status": cmd_status}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,8 +21,11 @@ from core.clients.plex_server import PlexServerClient
 from core.clients.plextv import PlexTvClient
 from core.clients.tmdb import TmdbClient
 from core.crypto import Cipher
+from core.daemon_lock import DaemonLock
+from core.db.embedded import EmbeddedWatchdog
 from core.db.migrations import apply_migrations
 from core.db.pool import create_pool, database_url
+from core.errors import DomainError
 from core.health import HealthState
 from core.keyfile import resolve_key
 from core.metrics import Metrics
@@ -37,22 +42,37 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
+from core.webhook_address import loopback_warning
 from daemon.app import create_app
 
 log = logging.getLogger(__name__)
 
 
+class StartupError(DomainError):
+    """The daemon cannot start for a reason the operator can fix (said in one line)."""
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, pool_size: int | None = None
+    settings: Settings, *, pool_size: int | None = None, dsn: str | None = None
 ) -> AsyncIterator[Services]:
-    """Everything the edges share, torn down in reverse order on exit."""
+    """Everything the edges share, torn down in reverse order on exit. `dsn`: a database
+    the caller already opened (the daemon, which watches its embedded server)."""
     key = resolve_key(settings)
     previous = settings.encryption_key_previous
     cipher = Cipher(key, previous.get_secret_value() if previous else None)
-    url = settings.database_url.get_secret_value() if settings.database_url else None
     async with AsyncExitStack() as stack:
-        dsn = await stack.enter_async_context(database_url(url, settings.data_dir))
+        if dsn is None:
+            opened, _ = await stack.enter_async_context(
+                database_url(settings_dsn(settings), settings.data_dir)
+            )
+            dsn = opened
         pool = await create_pool(dsn, max_size=pool_size or settings.db_pool_size)
         stack.push_async_callback(pool.close)
         async with pool.acquire() as conn:
@@ -127,6 +147,28 @@ async def open_services(
         )
 
 
+def settings_dsn(settings: Settings) -> str | None:
+    return settings.database_url.get_secret_value() if settings.database_url else None
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """Bind before anything starts, so a busy port is said at once, in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=512)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} is already in use on {host or 'all addresses'} (another "
+                "plex-tracker, or another program): stop it, or set PORT to a free port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"not allowed to listen on port {port}: ports below 1024 need root; set PORT=8080"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level,
@@ -152,11 +194,30 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
     health = HealthState()
     async with AsyncExitStack() as stack:
-        services = await stack.enter_async_context(open_services(settings))
+        url = settings_dsn(settings)
+        if url is None:
+            # One daemon per DATA_DIR (the embedded database is for one daemon; CLI
+            # commands beside it are fine). Released by the kernel however we die.
+            lock = DaemonLock(settings.data_dir)
+            lock.acquire()
+            stack.callback(lock.release)
+        listener = bind_listener(settings.host, settings.port)
+        stack.callback(listener.close)
+        # PORT=0 picks a free port: webhook URLs must carry the real one.
+        settings = settings.model_copy(update={"port": listener.getsockname()[1]})
+        if url is None:
+            lock.set_port(settings.port)
+        dsn, embedded = await stack.enter_async_context(database_url(url, settings.data_dir))
+        services = await stack.enter_async_context(open_services(settings, dsn=dsn))
+        if embedded is not None:
+            watchdog = EmbeddedWatchdog(embedded)
+            watching = asyncio.create_task(watchdog.run(), name="embedded-db-watchdog")
+            stack.push_async_callback(_cancel, watching)
+            health.components["embedded_database"] = watchdog.status
         runner = web.AppRunner(create_app(services, health), access_log=None, shutdown_timeout=5)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.SockSite(runner, listener)
         await site.start()
         worker = services.worker
         worker.start()
@@ -177,11 +238,14 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             bot = await stack.enter_async_context(running_bot(services, settings))
             health.components["bot"] = bot.health_status
         log.info(
-            "plex-tracker listening on http://%s:%d (ready in %.2fs)",
+            "plex-tracker listening on http://%s:%d (ready in %.2fs); Plex is given %s",
             settings.host,
             settings.port,
             time.monotonic() - started,
+            settings.webhook_base(),
         )
+        if warning := loopback_warning(settings.webhook_base()):
+            log.warning("%s", warning)
         await stop.wait()
         # From here webhooks get 503 (behind a load balancer another process takes them;
         # Plex itself does not retry); then, in reverse order of start:

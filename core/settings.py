@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.webhook_address import default_webhook_base, with_webhook_path
 
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -38,20 +41,38 @@ def _check_url(value: str | None, name: str, schemes: tuple[str, ...]) -> str | 
     return value.rstrip("/")
 
 
+def user_data_dir() -> Path:
+    """Per user, so every command finds the same database from any folder (XDG base dirs)."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "plex-tracker"
+
+
+def legacy_data_dir() -> Path | None:
+    """`./data`, the default of earlier versions, when it holds a database or a key."""
+    here = Path.cwd() / "data"
+    if (here / "pgdata").is_dir() or (here / "encryption.key").is_file():
+        return here
+    return None
+
+
+def _default_data_dir() -> Path:
+    return legacy_data_dir() or user_data_dir()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
     database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
-    data_dir: Path = Field(default=Path("./data"), alias="DATA_DIR")
+    data_dir: Path = Field(default_factory=_default_data_dir, alias="DATA_DIR")
     encryption_key: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEY")
     encryption_key_previous: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEY_PREVIOUS")
     host: str = Field(default="0.0.0.0", alias="HOST")
     port: int = Field(default=8080, ge=0, le=65535, alias="PORT")
-    public_webhook_url: str = Field(
-        default="http://localhost:8080/api/plex/webhook", alias="PUBLIC_WEBHOOK_URL"
-    )
+    # Unset: this machine's LAN address and PORT (core/webhook_address.py).
+    public_webhook_url: str | None = Field(default=None, alias="PUBLIC_WEBHOOK_URL")
     plex_rate_limit: int = Field(default=100, ge=1, alias="PLEX_RATE_LIMIT")
     log_retention_days: int = Field(default=90, ge=1, alias="LOG_RETENTION_DAYS")
     tmdb_api_key: SecretStr | None = Field(default=None, alias="TMDB_API_KEY")
@@ -93,7 +114,13 @@ class Settings(BaseSettings):
         _check_url(v.get_secret_value(), "DATABASE_URL", ("postgres", "postgresql"))
         return v
 
-    @field_validator("public_webhook_url", "tmdb_base_url", "plex_tv_base_url", mode="after")
+    @field_validator("public_webhook_url", mode="after")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        checked = _check_url(v, "PUBLIC_WEBHOOK_URL", ("http", "https"))
+        return with_webhook_path(checked) if checked else None
+
+    @field_validator("tmdb_base_url", "plex_tv_base_url", mode="after")
     @classmethod
     def _http_url(cls, v: str, info: object) -> str:
         name = str(getattr(info, "field_name", "URL")).upper()
@@ -121,9 +148,24 @@ class Settings(BaseSettings):
             raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return level
 
+    @property
+    def data_dir_note(self) -> str | None:
+        """Said once per command when an earlier version's ./data is still in use."""
+        if "data_dir" in self.model_fields_set or self.data_dir != legacy_data_dir():
+            return None
+        return (
+            f"using {self.data_dir} (the default of earlier versions); the default is now "
+            f"{user_data_dir()}: move the folder there, or set DATA_DIR to keep this one"
+        )
+
+    def webhook_base(self) -> str:
+        """The webhook URL without its secret."""
+        return self.public_webhook_url or default_webhook_base(self.host, self.port)
+
     def webhook_url(self, secret: str) -> str:
-        sep = "&" if "?" in self.public_webhook_url else "?"
-        return f"{self.public_webhook_url}{sep}secret={secret}"
+        base = self.webhook_base()
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}secret={secret}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -121,7 +121,9 @@ def test_shows_import_and_list_with_progress(cli_env: dict[str, str], tmp_path: 
 
     listed = run_cli("shows", "list", "--user", "bob", env=cli_env)
     assert listed.returncode == 0, listed.stderr
-    lines = listed.stdout.strip().splitlines()
+    header, rule, *lines = listed.stdout.strip().splitlines()
+    assert header.split() == ["id", "title", "watched", "%", "tmdb"]
+    assert set(rule.strip()) == {"─"}
     assert len(lines) == 2
     assert "0/2" in lines[0] and "Dark (2017)" in lines[0]
     assert "0/6" in lines[1] and "The Office (2005)" in lines[1]
@@ -137,7 +139,7 @@ def test_bad_import_file_is_a_clear_error_and_imports_nothing(
     )
     result = run_cli("shows", "import", str(path), "--user", "carol", env=cli_env)
     assert result.returncode == 1
-    assert "entry 1 ('Broken'): year" in result.stderr
+    assert "entry 2 ('Broken'): year" in result.stderr, "entries are numbered from 1"
     listed = run_cli("shows", "list", "--user", "carol", env=cli_env)
     assert "no shows yet" in listed.stdout
 

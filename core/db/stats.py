@@ -12,8 +12,12 @@ from core.db.pool import Conn
 class WebhookWindow:
     counts: dict[str, int]  # status -> webhooks in the window
     episodes_marked: int
-    mean_ms: float | None
+    mean_ms: float | None  # processing only (arrival to outcome, less the wait)
     p95_ms: float | None
+    queue_wait_mean_ms: float | None  # waiting in the queue before processing
+    queue_wait_p95_ms: float | None
+    held: int  # scrobbles that waited behind a conflict
+    held_wait_mean_ms: float | None
     last_webhook_at: datetime | None  # ever, not just in the window
 
 
@@ -28,9 +32,17 @@ async def webhook_window(conn: Conn, user_id: int, days: int) -> WebhookWindow:
     agg = await conn.fetchrow(
         """SELECT count(*) FILTER (WHERE action_taken IN ('marked_watched', 'show_added'))::int
                       AS episodes_marked,
-                  avg(processing_duration_ms)::float8 AS mean_ms,
-                  percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_duration_ms)::float8
+                  avg(processing_duration_ms - COALESCE(waited_ms, 0))::float8 AS mean_ms,
+                  percentile_cont(0.95) WITHIN GROUP
+                      (ORDER BY processing_duration_ms - COALESCE(waited_ms, 0))::float8
                       AS p95_ms,
+                  avg(waited_ms) FILTER (WHERE NOT waited_behind_conflict)::float8
+                      AS queue_wait_mean_ms,
+                  percentile_cont(0.95) WITHIN GROUP (ORDER BY waited_ms)
+                      FILTER (WHERE NOT waited_behind_conflict)::float8 AS queue_wait_p95_ms,
+                  count(*) FILTER (WHERE waited_behind_conflict)::int AS held,
+                  avg(waited_ms) FILTER (WHERE waited_behind_conflict)::float8
+                      AS held_wait_mean_ms,
                   (SELECT max(created_at) FROM plex_webhook_logs WHERE user_id = $1)
                       AS last_webhook_at
            FROM plex_webhook_logs
@@ -44,6 +56,10 @@ async def webhook_window(conn: Conn, user_id: int, days: int) -> WebhookWindow:
         episodes_marked=agg["episodes_marked"],
         mean_ms=agg["mean_ms"],
         p95_ms=agg["p95_ms"],
+        queue_wait_mean_ms=agg["queue_wait_mean_ms"],
+        queue_wait_p95_ms=agg["queue_wait_p95_ms"],
+        held=agg["held"],
+        held_wait_mean_ms=agg["held_wait_mean_ms"],
         last_webhook_at=agg["last_webhook_at"],
     )
 

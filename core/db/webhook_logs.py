@@ -291,3 +291,85 @@ async def give_up_exhausted(conn: Conn, max_attempts: int) -> list[tuple[int, in
         max_attempts,
     )
     return [(r["id"], r["user_id"]) for r in rows]
+
+
+# ------------------------------------------------ the command line: logs, replay, first contact
+
+
+async def recent_for(
+    conn: Conn, user_id: int | None, *, status: str | None = None, limit: int = 20
+) -> list[tuple[str, LogEntry]]:
+    """Newest first, with the owner's name; `user_id` None: everyone's."""
+    cols = ", ".join(f"l.{c.strip()}" for c in _ENTRY_COLS.split(","))
+    rows = await conn.fetch(
+        f"""SELECT u.name AS user_name, {cols} FROM plex_webhook_logs l
+            JOIN users u ON u.id = l.user_id
+            WHERE ($1::bigint IS NULL OR l.user_id = $1) AND ($2::text IS NULL OR l.status = $2)
+            ORDER BY l.id DESC LIMIT $3""",
+        user_id,
+        status,
+        limit,
+    )
+    return [
+        (r["user_name"], LogEntry(**{k: v for k, v in r.items() if k != "user_name"})) for r in rows
+    ]
+
+
+async def by_ids(conn: Conn, ids: list[int]) -> list[LogEntry]:
+    rows = await conn.fetch(
+        f"SELECT {_ENTRY_COLS} FROM plex_webhook_logs WHERE id = ANY($1::bigint[]) ORDER BY id",
+        ids,
+    )
+    return [LogEntry(**dict(r)) for r in rows]
+
+
+async def held_ids(conn: Conn, conflict_id: int) -> list[int]:
+    rows = await conn.fetch(
+        """SELECT id FROM plex_webhook_logs
+           WHERE held_by_conflict_id = $1 AND status = 'pending' ORDER BY id""",
+        conflict_id,
+    )
+    return [r["id"] for r in rows]
+
+
+async def requeue_failed_ids(conn: Conn, user_id: int | None = None) -> list[int]:
+    """Like requeue_failed, returning the rows, so `replay` can say what became of each."""
+    rows = await conn.fetch(
+        """UPDATE plex_webhook_logs SET status = 'pending', next_attempt_at = NULL
+           WHERE status = 'failed' AND payload IS NOT NULL
+             AND event_type = 'media.scrobble'
+             AND ($1::bigint IS NULL OR user_id = $1)
+           RETURNING id""",
+        user_id,
+    )
+    return sorted(r["id"] for r in rows)
+
+
+async def latest_id(conn: Conn, user_id: int) -> int:
+    found: int | None = await conn.fetchval(
+        "SELECT max(id) FROM plex_webhook_logs WHERE user_id = $1", user_id
+    )
+    return found or 0
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A webhook row, seen from `connect --wait`: proof that Plex reaches us."""
+
+    id: int
+    event_type: str | None
+    player: str | None
+    account: str | None
+    status: str
+    error_message: str | None
+
+
+async def first_after(conn: Conn, user_id: int, after_id: int) -> Arrival | None:
+    row = await conn.fetchrow(
+        """SELECT id, event_type, payload -> 'Player' ->> 'title' AS player,
+                  payload -> 'Account' ->> 'title' AS account, status, error_message
+           FROM plex_webhook_logs WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT 1""",
+        user_id,
+        after_id,
+    )
+    return Arrival(**dict(row)) if row else None

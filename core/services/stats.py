@@ -26,8 +26,12 @@ class UserStats:
     counts: dict[str, int]  # every status in STATUSES, zero when absent
     episodes_marked: int
     shows_added: int
-    mean_ms: float | None
+    mean_ms: float | None  # processing only
     p95_ms: float | None
+    queue_wait_mean_ms: float | None  # time in the queue before processing
+    queue_wait_p95_ms: float | None
+    held: int  # scrobbles that waited behind a conflict, and for how long on average
+    held_wait_mean_ms: float | None
     mappings: dict[str, int]  # every band in BANDS
     open_conflicts: int
 
@@ -70,6 +74,10 @@ class StatsService:
             shows_added=added,
             mean_ms=window.mean_ms,
             p95_ms=window.p95_ms,
+            queue_wait_mean_ms=window.queue_wait_mean_ms,
+            queue_wait_p95_ms=window.queue_wait_p95_ms,
+            held=window.held,
+            held_wait_mean_ms=window.held_wait_mean_ms,
             mappings={b: bands.get(b, 0) for b in BANDS},
             open_conflicts=conflicts,
         )
@@ -78,3 +86,44 @@ class StatsService:
         async with self._pool.acquire() as conn:
             ids = await stats.user_ids(conn)
         return [await self.for_user(i, days=days) for i in ids]
+
+
+def human_duration(ms: float | None) -> str:
+    """120 ms, 3.4 s, 12 min, 5 h 3 min, 2 d 4 h: waits range from milliseconds to days."""
+    if ms is None:
+        return "-"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def timing_lines(s: UserStats) -> list[tuple[str, str]]:
+    """(label, value) for the dashboard: processing apart from waiting."""
+    if s.mean_ms is None or s.p95_ms is None:
+        return [("processing", "nothing processed yet")]
+    lines = [
+        ("processing", f"mean {human_duration(s.mean_ms)} · p95 {human_duration(s.p95_ms)}"),
+        (
+            "waiting in the queue",
+            f"mean {human_duration(s.queue_wait_mean_ms)} · "
+            f"p95 {human_duration(s.queue_wait_p95_ms)}",
+        ),
+    ]
+    if s.held:
+        lines.append(
+            (
+                "waiting behind conflicts",
+                f"{s.held} scrobbles, mean {human_duration(s.held_wait_mean_ms)}",
+            )
+        )
+    return lines

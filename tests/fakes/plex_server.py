@@ -108,6 +108,7 @@ class FakePlexServer(FakeServer):
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_get("/library/metadata/{rating_key}", self._metadata)
+        app.router.add_get("/library/sections", self._sections)
 
     def _error_response(self, status: int) -> web.Response:
         titles = {
@@ -143,6 +144,44 @@ class FakePlexServer(FakeServer):
             container["Metadata"] = [item.as_json(self.section_id)]
             return web.json_response({"MediaContainer": container})
         return web.Response(text=self._as_xml(item), content_type="text/xml", charset="utf-8")
+
+    async def _sections(self, request: web.Request) -> web.Response:
+        """GET /library/sections as Plex answers it with Accept: application/json."""
+        if self.down:
+            return self._error_response(503)
+        token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
+        if token not in self.tokens:
+            return _html_error(401, "Unauthorized")
+        directories = [
+            {
+                "allowSync": True,
+                "key": "1",
+                "type": "movie",
+                "title": "Movies",
+                "agent": "tv.plex.agents.movie",
+                "scanner": "Plex Movie",
+                "language": "en-US",
+            },
+            {
+                "allowSync": True,
+                "key": str(self.section_id),
+                "type": "show",
+                "title": "TV Shows",
+                "agent": "tv.plex.agents.series",
+                "scanner": "Plex TV Series",
+                "language": "en-US",
+            },
+        ]
+        return web.json_response(
+            {
+                "MediaContainer": {
+                    "size": len(directories),
+                    "allowSync": False,
+                    "title1": "Plex Library",
+                    "Directory": directories,
+                }
+            }
+        )
 
     def _as_xml(self, item: FakePlexItem) -> str:
         attrs = {k: ("1" if v is True else str(v)) for k, v in self._container_attrs().items()}
