@@ -36,7 +36,9 @@ def err() -> Console:
 
 def table(*columns: str, title: str | None = None) -> Table:
     """A listing with a header row; right-align columns whose name starts with '#'."""
-    t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
+    t = Table(
+        box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False
+    )
     for name in columns:
         if name.startswith("#"):
             t.add_column(name[1:], justify="right", no_wrap=True)

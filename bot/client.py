@@ -17,6 +17,7 @@ from discord import app_commands
 from bot.commands import DYNAMIC_ITEMS as COMMAND_ITEMS
 from bot.commands import plex_group
 from bot.conflict_views import DYNAMIC_ITEMS as CONFLICT_ITEMS
+from bot.first_contact import FirstContactWatcher
 from bot.notifier import OutboxNotifier
 from bot.replies import report_error
 from core.services.container import Services
@@ -53,6 +54,7 @@ class PlexBot(discord.Client):
         self.tree = PlexTree(self)
         self.guild_id = guild_id if guild_id is not None else services.settings.discord_guild_id
         self.notifier = OutboxNotifier(self, interval=notify_interval)
+        self.first_contact = FirstContactWatcher(services.pool)
         self.connected = False
         self._synced = False
         self.tree.add_command(plex_group())
@@ -91,6 +93,7 @@ class PlexBot(discord.Client):
 
     async def close(self) -> None:
         await self.notifier.stop()
+        await self.first_contact.stop()
         self.connected = False
         await super().close()
 

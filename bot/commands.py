@@ -9,6 +9,7 @@ import re
 from typing import Any, ClassVar, Literal, Self
 
 import discord
+import httpx
 from discord import app_commands
 
 from bot import embeds
@@ -26,6 +27,8 @@ from bot.replies import (
 from core.db import conflicts as conflict_db
 from core.db import tvshows, webhook_logs
 from core.errors import InvalidInputError
+from core.services.doctor import Doctor
+from core.webhook_address import loopback_warning
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,8 @@ class ConnectModal(discord.ui.Modal):
         await defer(interaction)
         async with guarded(interaction):
             user = await tracker_user(interaction)
+            watcher = interaction.client.first_contact
+            since = await watcher.mark(user.id)
             result = await interaction.client.services.accounts.connect(
                 user=user,
                 plex_token=self.token.value,
@@ -71,12 +76,19 @@ class ConnectModal(discord.ui.Modal):
             lines = [f"✅ Plex connected{who}. Paste this URL into Plex:"]
             if result.warning:
                 lines.append(f"⚠️ {result.warning}")
-            await reply(
-                interaction,
-                "\n".join(lines),
+            if warning := loopback_warning(result.webhook_url):
+                lines.append(f"⚠️ {warning}")
+            content = "\n".join(lines)
+            waiting = "\n⏳ Waiting for the first event from Plex: play anything in a Plex app."
+            message = await interaction.followup.send(
+                content + waiting,
                 embed=embeds.webhook_embed(result.webhook_url),
                 view=webhook_view(user.id),
+                ephemeral=True,
+                wait=True,
             )
+            # Edited to say "Plex reached plex-tracker: …" when Plex's first event arrives.
+            watcher.watch(user.id, since, message, content)
 
 
 # --------------------------------------------------------------------- webhook
@@ -248,7 +260,16 @@ def plex_group() -> app_commands.Group:
         await defer(interaction, ephemeral=not share)
         user = await require_user(interaction)
         stats = await interaction.client.stats.for_user(user.id)
-        await reply(interaction, embed=embeds.status_embed(stats), ephemeral=not share)
+        embed = embeds.status_embed(stats)
+        # The same checks as `plex-tracker doctor`, for this user; only what is wrong.
+        async with httpx.AsyncClient() as http:
+            problems = await Doctor(interaction.client.services, http=http).user_problems(user.id)
+        if problems:
+            text = "\n".join(
+                f"✗ **{p.name}**: {p.detail}" + (f"\n→ {p.fix}" if p.fix else "") for p in problems
+            )
+            embed.add_field(name="Problems", value=embeds.clip(text, 1024), inline=False)
+        await reply(interaction, embed=embed, ephemeral=not share)
 
     @plex.command(name="conflicts", description="Plex shows waiting for you to say which they are")
     async def conflicts(interaction: Interaction) -> None:

@@ -11,7 +11,7 @@ import discord
 from core.db.conflicts import Conflict
 from core.db.webhook_logs import LogEntry
 from core.services.mappings import MappedShow
-from core.services.stats import BANDS, STATUSES, UserStats
+from core.services.stats import BANDS, STATUSES, UserStats, timing_lines
 
 BLURPLE = discord.Colour.blurple()
 GREEN = discord.Colour.green()
@@ -149,12 +149,9 @@ def status_embed(stats: UserStats) -> discord.Embed:
     embed.add_field(name="Episodes marked", value=str(stats.episodes_marked), inline=True)
     embed.add_field(name="Shows added", value=str(stats.shows_added), inline=True)
     embed.add_field(name="Open conflicts", value=str(stats.open_conflicts), inline=True)
-    timing = (
-        f"mean {stats.mean_ms:.0f} ms · p95 {stats.p95_ms:.0f} ms"
-        if stats.mean_ms is not None and stats.p95_ms is not None
-        else "no processed webhooks yet"
-    )
-    embed.add_field(name="Processing time", value=timing, inline=False)
+    # Processing apart from waiting (in the queue, or behind a conflict for days).
+    timing = "\n".join(f"{label}: {value}" for label, value in timing_lines(stats))
+    embed.add_field(name="Time", value=timing, inline=False)
     mapped = sum(stats.mappings.values())
     bands = [f"`{bar(stats.mappings[b], mapped)}` {b} **{stats.mappings[b]}**" for b in BANDS]
     embed.add_field(name=f"Mappings ({mapped})", value="\n".join(bands), inline=False)

@@ -31,3 +31,17 @@ def run_cli(
         if Path(env.get("DATA_DIR", "/nonexistent")).is_dir()
         else None,
     )
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The rows of a table the CLI printed (rich, header rule of '─'), header first; cells are
+    split on runs of two or more spaces."""
+    import re
+
+    rows = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or set(stripped) <= {"─", " "}:
+            continue
+        rows.append(re.split(r"\s{2,}", stripped))
+    return rows

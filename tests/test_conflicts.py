@@ -21,7 +21,7 @@ from core.services.conflicts import (
     UseTmdb,
     parse_choice,
 )
-from tests.cli import run_cli
+from tests.cli import run_cli, table_rows
 from tests.fakes.tmdb import DEFAULT_API_KEY
 from tests.harness import Daemon
 from tests.plex_payloads import episode, legacy_episode, scrobble
@@ -267,7 +267,13 @@ async def test_cli_lists_conflicts_and_resolves_with_show(
     out = listed.stdout
     assert f"conflict {conflict_id}: 'Star Trek: Deep Space 9' (1993)" in out
     assert "low_confidence" in out and "held scrobbles: 2" in out
-    assert f"  1. Star Trek: Deep Space Nine (1993)  0.80  [tracker show {ds9}]" in out
+    rows = table_rows(out)
+    assert ["pick", "candidate", "confidence", "where", "why"] in rows, "a header row"
+    assert any(
+        r[:4] == ["1", "Star Trek: Deep Space Nine (1993)", "0.80", f"tracker show {ds9}"]
+        for r in rows
+    ), out
+    assert "user alice" in out
     assert "plex-tracker resolve ID" in out
 
     done = await asyncio.to_thread(
@@ -451,7 +457,12 @@ async def test_another_users_conflict_is_refused_and_bad_choices_change_nothing(
         return await asyncio.to_thread(run_cli, *args, env=cli_env)
 
     refused = await cli("resolve", str(conflict_id), "--ignore", "--user", "bob")
-    assert (refused.returncode, refused.stderr.strip()) == (1, f"error: no conflict {conflict_id}")
+    # The CLI is the operator: it says whose conflict it is rather than "not found".
+    assert (refused.returncode, refused.stderr.strip()) == (
+        1,
+        f"error: conflict {conflict_id} belongs to alice, not bob: "
+        "leave out --user to resolve it as the operator",
+    )
     unknown = await cli("resolve", "99999", "--ignore")
     assert (unknown.returncode, unknown.stderr.strip()) == (1, "error: no conflict 99999")
     bad = await cli("resolve", str(conflict_id), "--pick", "0")
@@ -502,7 +513,9 @@ async def test_remap_makes_future_scrobbles_follow_the_new_show(
 
     listed = await asyncio.to_thread(run_cli, "mappings", "--user", "alice", env=cli_env)
     assert listed.returncode == 0, listed.stderr
-    assert f"'The Office' (2005) -> The Office [show {us}]  fuzzy 1.00" in listed.stdout
+    assert ["1501", "The Office (2005)", f"The Office [show {us}]", "fuzzy", "1.00"] in [
+        r[1:] for r in table_rows(listed.stdout)
+    ]
 
     moved = await asyncio.to_thread(
         run_cli, "remap", "--user", "alice", "--plex-key", "1501", "--show", str(uk), env=cli_env
