@@ -18,12 +18,19 @@ Command = Callable[[Services, argparse.Namespace], Awaitable[int]]
 Subparsers = Any
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit(1) here; main() ends every closed pipe the same quiet way.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _console(*, stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # Piped into a file or `grep`: no colours, and lines as long as they need to be.
     width = None if stream.isatty() else 200
     # markup off: titles like "Show [2019]" are data, not styles.
-    return Console(file=stream, highlight=False, markup=False, soft_wrap=True, width=width)
+    return _Console(file=stream, highlight=False, markup=False, soft_wrap=True, width=width)
 
 
 def out() -> Console:
