@@ -336,7 +336,13 @@ async def test_cli_replay_requeues_and_processes(cli_env: dict[str, str]) -> Non
         await conn.close()
     done = await asyncio.to_thread(run_cli, "replay", env=cli_env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "requeued 1 failed scrobbles; processed 1 queued rows"
+    first, *table = done.stdout.strip().splitlines()
+    assert first == (
+        "requeued 1 failed scrobbles: 0 marked watched, 1 not marked; processed 1 queued rows"
+    )
+    # ... and why it was not marked.
+    assert table[0].split() == ["log", "episode", "why", "it", "was", "not", "marked"]
+    assert table[-1].split(maxsplit=2) == [str(log_id), "?", "ignored: Plex is no longer connected"]
     conn = await asyncpg.connect(cli_env["DATABASE_URL"])
     try:
         row = await conn.fetchrow(
