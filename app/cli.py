@@ -11,16 +11,12 @@ import argparse
 import asyncio
 import os
 import sys
-from urllib.parse import urlsplit
-
-import asyncpg
 
 from app import cli_conflicts, cli_doctor, cli_logs, cli_setup, cli_shows, cli_status
-from app.cli_common import Command
+from app.cli_common import Command, database_problem
 from app.runtime import configure_logging, open_services, run
 from core.crypto import CryptoError, generate_key
 from core.daemon_lock import running_daemon
-from core.db.embedded import EmbeddedDatabaseError
 from core.db.migrations import MigrationsMissing
 from core.errors import DomainError
 from core.settings import Settings, SettingsError, load_settings
@@ -48,32 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
 async def _with_services(settings: Settings, command: Command, args: argparse.Namespace) -> int:
     async with open_services(settings, pool_size=2) as services:
         return await command(services, args)
-
-
-def _database_problem(exc: BaseException, settings: Settings) -> str | None:
-    """One line for a database that can't be used, naming where (never the password)."""
-    if settings.database_url is None:
-        where = f"the embedded database in {settings.data_dir / 'pgdata'}"
-    else:
-        parts = urlsplit(settings.database_url.get_secret_value())
-        where = f"the database at {parts.hostname or 'localhost'}:{parts.port or 5432}"
-        name = parts.path.lstrip("/") or "postgres"
-        if isinstance(exc, asyncpg.InvalidCatalogNameError):
-            return (
-                f'database "{name}" does not exist: create it (createdb {name}) or fix DATABASE_URL'
-            )
-    if isinstance(exc, EmbeddedDatabaseError):
-        return str(exc)
-    if isinstance(
-        exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError
-    ):
-        return f"{where} refused the login: check the user and password in DATABASE_URL"
-    if isinstance(exc, asyncpg.CannotConnectNowError):
-        return f"{where} is starting up or shutting down: try again in a moment"
-    if isinstance(exc, ConnectionError | TimeoutError | OSError):
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        return f"cannot reach {where} ({reason}): is PostgreSQL running? check DATABASE_URL"
-    return None
 
 
 def _quiet_broken_pipe() -> int:
@@ -118,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        problem = _database_problem(exc, settings) if settings is not None else None
+        problem = database_problem(exc, settings) if settings is not None else None
         if problem is None:
             raise
         print(f"error: {problem}", file=sys.stderr)

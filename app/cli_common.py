@@ -6,12 +6,16 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from core.db.embedded import EmbeddedDatabaseError
 from core.services.container import Services
+from core.settings import Settings
 
 Command = Callable[[Services, argparse.Namespace], Awaitable[int]]
 # argparse's private type for `add_subparsers()`; modules add their parsers to it.
@@ -57,3 +61,29 @@ def table(*columns: str, title: str | None = None) -> Table:
 async def user_id_of(services: Services, name: str | None) -> int | None:
     """None (no --user) means everyone's."""
     return (await services.accounts.user_by_name(name)).id if name else None
+
+
+def database_problem(exc: BaseException, settings: Settings) -> str | None:
+    """One line for a database that can't be used, naming where (never the password)."""
+    if settings.database_url is None:
+        where = f"the embedded database in {settings.data_dir / 'pgdata'}"
+    else:
+        parts = urlsplit(settings.database_url.get_secret_value())
+        where = f"the database at {parts.hostname or 'localhost'}:{parts.port or 5432}"
+        name = parts.path.lstrip("/") or "postgres"
+        if isinstance(exc, asyncpg.InvalidCatalogNameError):
+            return (
+                f'database "{name}" does not exist: create it (createdb {name}) or fix DATABASE_URL'
+            )
+    if isinstance(exc, EmbeddedDatabaseError):
+        return str(exc)
+    if isinstance(
+        exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError
+    ):
+        return f"{where} refused the login: check the user and password in DATABASE_URL"
+    if isinstance(exc, asyncpg.CannotConnectNowError):
+        return f"{where} is starting up or shutting down: try again in a moment"
+    if isinstance(exc, ConnectionError | TimeoutError | OSError):
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        return f"cannot reach {where} ({reason}): is PostgreSQL running? check DATABASE_URL"
+    return None

@@ -12,13 +12,12 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from app.cli_common import Subparsers, out
+from app.cli_common import Subparsers, database_problem, out
 from app.runtime import open_services, settings_dsn
 from bot.probe import discord_probe
 from core.crypto import CryptoError
-from core.db.embedded import EmbeddedDatabaseError
 from core.db.migrations import MigrationsMissing
-from core.db.pool import DATABASE_DOWN, create_pool, database_url
+from core.db.pool import create_pool, database_url
 from core.errors import DomainError
 from core.keyfile import resolve_key
 from core.services.doctor import Check, Doctor, database_checks
@@ -56,18 +55,10 @@ async def doctor(args: argparse.Namespace) -> int:
                 database_url(settings_dsn(settings), settings.data_dir)
             )
             pool = await create_pool(dsn, min_size=1, max_size=2)
-        except (*DATABASE_DOWN, EmbeddedDatabaseError) as exc:
-            _show(
-                [
-                    Check(
-                        "database",
-                        False,
-                        str(exc) or type(exc).__name__,
-                        "start PostgreSQL or fix DATABASE_URL (unset: the embedded database)",
-                    )
-                ],
-                failed,
-            )
+        except Exception as exc:  # whatever it is, one line: this is the doctor
+            problem = database_problem(exc, settings) or f"{type(exc).__name__}: {exc}"
+            fix = "start PostgreSQL or fix DATABASE_URL (unset: the embedded database)"
+            _show([Check("database", False, problem, fix)], failed)
             out().print("  (the other checks need the database)")
             return 1
         stack.push_async_callback(pool.close)

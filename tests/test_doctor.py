@@ -11,6 +11,7 @@ from bot.probe import discord_probe
 from core.services.doctor import Doctor
 from core.settings import load_settings
 from tests.cli import run_cli
+from tests.conftest import _with_database
 from tests.fakediscord import FakeDiscord, running_client
 from tests.fakes.plex_server import DEFAULT_TOKEN as PLEX_TOKEN
 from tests.fakes.plex_server import FakePlexServer
@@ -99,6 +100,11 @@ def test_doctor_without_a_database_says_so_in_one_line(cli_env: dict[str, str]) 
     assert _names(done.stdout) == ["settings", "database"]
     assert "✗ database:" in done.stdout and "start PostgreSQL or fix DATABASE_URL" in done.stdout
     assert "Traceback" not in done.stderr
+    missing = run_cli(
+        "doctor", env={**cli_env, "DATABASE_URL": _with_database(cli_env["DATABASE_URL"], "nope")}
+    )
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert '✗ database: database "nope" does not exist' in missing.stdout
     bad_settings = run_cli("doctor", env={**cli_env, "PORT": "99999"})
     assert bad_settings.returncode == 1 and "✗ settings: invalid settings" in bad_settings.stdout
 

@@ -203,8 +203,8 @@ class Doctor:
 
     async def plex_server(self, user: User, config: PlexConfig, token: str) -> Check:
         name = f"Plex server ({user.name})"
-        # Hook: a Plex-server problem recorded on plex_config by the matcher (when it lands)
-        # is shown here too, as `recorded_problem`.
+        # Hook: the Plex-server problem the matcher records for a user (a change under way
+        # adds it to plex_config as `server_problem`) is shown here, by doctor and /plex status.
         recorded = getattr(config, "server_problem", None)
         candidates = [config.server_url] if config.server_url else []
         found_on_plextv = False
