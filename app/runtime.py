@@ -98,6 +98,9 @@ async def open_services(
             duplicate_window_seconds=settings.duplicate_window_seconds,
         )
         conflicts.replay_with(worker)  # resolving a conflict replays its held scrobbles
+        accounts = AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv)
+        # Secrets written before ciphertexts were bound to their row are rewritten bound.
+        await accounts.bind_stored_secrets()
         yield Services(
             settings=settings,
             pool=pool,
@@ -106,7 +109,7 @@ async def open_services(
             tmdb=tmdb,
             plex_server=plex_server,
             plextv=plextv,
-            accounts=AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv),
+            accounts=accounts,
             library=LibraryService(pool=pool),
             catalog=catalog,
             matcher=matcher,

@@ -6,7 +6,18 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from core.crypto import Slot
 from core.db.pool import Conn
+
+
+def token_slot(user_id: int) -> Slot:
+    """Where a user's encrypted Plex token lives (its ciphertext is bound to it)."""
+    return Slot("plex_config", "plex_token", user_id)
+
+
+def secret_slot(user_id: int) -> Slot:
+    """Where a user's encrypted webhook secret lives."""
+    return Slot("plex_config", "webhook_secret", user_id)
 
 
 @dataclass(frozen=True)
@@ -139,9 +150,16 @@ async def disconnect(conn: Conn, user_id: int) -> bool:
     return bool(status != "UPDATE 0")
 
 
-async def all_encrypted(conn: Conn) -> list[tuple[int, str | None, str | None]]:
+async def all_encrypted(
+    conn: Conn, *, only_unbound: bool = False
+) -> list[tuple[int, str | None, str | None]]:
+    """Every row's encrypted values, locked for rewriting; `only_unbound`: just the rows
+    still holding a value in the seed's unbound form (no `v2:` prefix)."""
     rows = await conn.fetch(
-        "SELECT user_id, plex_token, webhook_secret FROM plex_config ORDER BY user_id FOR UPDATE"
+        """SELECT user_id, plex_token, webhook_secret FROM plex_config
+           WHERE NOT $1 OR plex_token NOT LIKE 'v2:%' OR webhook_secret NOT LIKE 'v2:%'
+           ORDER BY user_id FOR UPDATE""",
+        only_unbound,
     )
     return [(r["user_id"], r["plex_token"], r["webhook_secret"]) for r in rows]
 

@@ -160,7 +160,7 @@ class Matcher:
     ) -> PlexShowMetadata | None:
         if config.plex_token is None:
             return None
-        token = self._cipher.decrypt(config.plex_token)
+        token = self._cipher.decrypt(config.plex_token, plex_config.token_slot(user_id))
         server_url = config.server_url
         if server_url is None and server_uuid:
             resource = await self._plextv.find_server(token, server_uuid)
