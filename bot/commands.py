@@ -24,8 +24,9 @@ from bot.replies import (
     tracker_user,
 )
 from core.db import conflicts as conflict_db
-from core.db import tvshows, webhook_logs
+from core.db import outbox, plex_config, tvshows, webhook_logs
 from core.errors import InvalidInputError
+from core.services.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,36 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
 )
 
 
+# ---------------------------------------------------------------------- status
+
+
+async def needs_attention(services: Services, user_id: int) -> list[str]:
+    """What the user has to fix, in their words: shown first by /plex status."""
+    async with services.pool.acquire() as conn:
+        refused = await outbox.refused(conn, user_id)
+        config = await plex_config.get(conn, user_id)
+    problems: list[str] = []
+    if refused is not None:
+        where = (
+            f"in <#{config.notify_channel_id}>"
+            if config is not None and config.notify_channel_id
+            else "by DM"
+        )
+        fix = (
+            "let the bot post there or pick another channel with `/plex settings channel:`"
+            if config is not None and config.notify_channel_id
+            else "allow DMs from this server's members (or pick a channel with "
+            "`/plex settings channel:`), then `/plex settings dm: True`"
+        )
+        count = f"{refused.count} notification" + ("s" if refused.count != 1 else "")
+        problems.append(
+            f"{count} could not be delivered {where}: Discord said "
+            f"“{embeds.clip(refused.last_error, 200)}”. To fix: {fix}. "
+            "`/plex conflicts` lists open conflicts meanwhile."
+        )
+    return problems
+
+
 # ------------------------------------------------------------------- the group
 
 
@@ -226,6 +257,8 @@ def plex_group() -> app_commands.Group:
         if any(v is not None for v in (auto_add, auto_mark, accounts, channel)) or dm:
             config = await services.accounts.update_settings(user.id, **changes)
             title = "Settings saved"
+            if channel is not None or dm:
+                interaction.client.notifier.wake()  # re-armed notifications go out now
         else:
             config = await services.accounts.config(user.id)
             title = "Your settings"
@@ -248,7 +281,8 @@ def plex_group() -> app_commands.Group:
         await defer(interaction, ephemeral=not share)
         user = await require_user(interaction)
         stats = await interaction.client.stats.for_user(user.id)
-        await reply(interaction, embed=embeds.status_embed(stats), ephemeral=not share)
+        problems = await needs_attention(interaction.client.services, user.id)
+        await reply(interaction, embed=embeds.status_embed(stats, problems), ephemeral=not share)
 
     @plex.command(name="conflicts", description="Plex shows waiting for you to say which they are")
     async def conflicts(interaction: Interaction) -> None:

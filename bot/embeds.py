@@ -127,9 +127,12 @@ def resolved_embed(
     return embed
 
 
-def status_embed(stats: UserStats) -> discord.Embed:
+def status_embed(stats: UserStats, problems: Sequence[str] = ()) -> discord.Embed:
+    """The dashboard; `problems` (what needs the user's attention) come first, in orange."""
     colour = GREEN if stats.state == "connected" else ORANGE if stats.connected else GREY
-    embed = discord.Embed(title="Plex sync status", colour=colour)
+    embed = discord.Embed(title="Plex sync status", colour=ORANGE if problems else colour)
+    if problems:
+        embed.description = clip("\n".join(f"⚠️ {p}" for p in problems), 4000)
     account = f" as **{stats.plex_username}**" if stats.plex_username else ""
     embed.add_field(name="Connection", value=f"{stats.state}{account}", inline=True)
     embed.add_field(name="Last webhook", value=when(stats.last_webhook_at), inline=True)

@@ -15,7 +15,7 @@ from core.crypto import (
     new_webhook_secret,
     sha256_hex,
 )
-from core.db import plex_config, users
+from core.db import outbox, plex_config, users
 from core.db.plex_config import PlexConfig, secret_slot, token_slot
 from core.db.pool import Pool
 from core.db.users import User
@@ -217,9 +217,16 @@ class AccountService:
         return config
 
     async def update_settings(self, user_id: int, **changes: object) -> PlexConfig:
+        """Change what is given. Choosing where notifications go (a channel, or DMs again)
+        also gives the ones Discord refused another try: that is how a user says "fixed"."""
         try:
-            async with self._pool.acquire() as conn:
-                return await plex_config.update_settings(conn, user_id, **changes)  # type: ignore[arg-type]
+            async with self._pool.acquire() as conn, conn.transaction():
+                config = await plex_config.update_settings(conn, user_id, **changes)  # type: ignore[arg-type]
+                if changes.get("notify_channel_id") is not None or changes.get(
+                    "clear_notify_channel"
+                ):
+                    await outbox.rearm_refused(conn, user_id)
+                return config
         except LookupError:
             raise NotFoundError("Plex is not connected for this user: connect first") from None
         finally:
