@@ -153,7 +153,7 @@ class Overwrite:
 
 @dataclass
 class Outage:
-    """Requests matching `routes` ("METHOD /path" prefixes; none = every request) get
+    """Requests matching `routes` ("METHOD /path" prefixes; none: every request) get
     `status`, or, with status None, a connection closed without an answer (a network
     error). The first `after` matching requests still pass; `times` limits the failures
     (None: until FakeDiscord.end_outage)."""
@@ -162,11 +162,13 @@ class Outage:
     status: int | None = 503
     after: int = 0
     times: int | None = None
+    exact: bool = False  # routes are whole "METHOD /path"s, not prefixes
     seen: int = 0
     failed: int = 0
 
     def hits(self, route: str) -> bool:
-        if self.routes and not route.startswith(self.routes):
+        matches = route in self.routes if self.exact else route.startswith(self.routes)
+        if self.routes and not matches:
             return False
         self.seen += 1
         if self.seen <= self.after or (self.times is not None and self.failed >= self.times):

@@ -213,6 +213,18 @@ class FakeDiscord:
         self.outages.append(outage)
         return outage
 
+    def fail_gateway(self, status: int = 503, *, times: int | None = None) -> Outage:
+        """The gateway's WebSocket handshake answers `status` (Discord's edge during an
+        outage: 503, or 404 while a gateway node is gone)."""
+        outage = Outage(("GET /",), status, 0, times, exact=True)
+        self.outages.append(outage)
+        return outage
+
+    def revoke_token(self) -> None:
+        """The bot's token stops working, as after a reset in the developer portal: REST
+        answers 401 and IDENTIFY is closed with 4004."""
+        self.token = "revoked-" + secrets.token_hex(8)
+
     def end_outage(self) -> None:
         self.outages.clear()
 
