@@ -173,6 +173,45 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
 )
 
 
+# -------------------------------------------------------------------- settings
+
+# What a conflicts channel needs: the bot posts embeds with buttons there; the member has
+# to see them, also when they were posted while they were away.
+# Attribute names of discord.Permissions, with the names Discord's settings show.
+BOT_NEEDS = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+}
+MEMBER_NEEDS = {"view_channel": "View Channel", "read_message_history": "Read Message History"}
+
+
+def _missing(have: discord.Permissions, need: dict[str, str]) -> list[str]:
+    return [label for name, label in need.items() if not getattr(have, name)]
+
+
+def refuse_unusable_channel(interaction: Interaction, channel: discord.TextChannel) -> None:
+    """Before saving a conflicts channel: the bot must be able to post there, and the member
+    to read it. Computed from the guild cache (roles and the channel's overwrites), which
+    Discord keeps current through CHANNEL_UPDATE and GUILD_ROLE_UPDATE."""
+    me, member = channel.guild.me, interaction.user
+    if me is None or not isinstance(member, discord.Member) or member.guild != channel.guild:
+        raise InvalidInputError("Pick a channel of the server you are using this command in.")
+    bot_missing = _missing(channel.permissions_for(me), BOT_NEEDS)
+    if bot_missing:
+        raise InvalidInputError(
+            f"I can't post conflicts in {channel.mention}: I'm missing "
+            f"{', '.join(bot_missing)} there. Give the bot these permissions in that "
+            "channel, or pick another."
+        )
+    member_missing = _missing(channel.permissions_for(member), MEMBER_NEEDS)
+    if member_missing:
+        raise InvalidInputError(
+            f"You can't read {channel.mention} ({', '.join(member_missing)}), so you would "
+            "never see conflicts posted there. Pick a channel you can read."
+        )
+
+
 # ---------------------------------------------------------------------- status
 
 
@@ -247,6 +286,8 @@ def plex_group() -> app_commands.Group:
             followed = [a.strip() for a in accounts.split(",") if a.strip() and a.strip() != "-"]
         if channel is not None and dm:
             raise InvalidInputError("Choose either a channel or DMs, not both.")
+        if channel is not None:
+            refuse_unusable_channel(interaction, channel)
         changes: dict[str, object] = {
             "auto_add_shows": auto_add,
             "auto_mark_watched": auto_mark,
