@@ -221,6 +221,12 @@ async def needs_attention(services: Services, user_id: int) -> list[str]:
         refused = await outbox.refused(conn, user_id)
         config = await plex_config.get(conn, user_id)
     problems: list[str] = []
+    server = await services.servers.problem(user_id)
+    if server is not None:
+        problems.append(
+            f"Plex server unreachable since {embeds.when(server.started_at)}: "
+            f"{embeds.clip(server.message, 600)}"
+        )
     if refused is not None:
         where = (
             f"in <#{config.notify_channel_id}>"

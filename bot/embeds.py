@@ -9,6 +9,7 @@ from typing import Any
 import discord
 
 from core.db.conflicts import Conflict
+from core.db.server_problems import ServerProblem
 from core.db.webhook_logs import LogEntry
 from core.services.mappings import MappedShow
 from core.services.stats import BANDS, STATUSES, UserStats
@@ -109,6 +110,23 @@ def failure_embed(entry: LogEntry) -> discord.Embed:
         colour=RED,
     )
     embed.set_footer(text=f"webhook {entry.id}")
+    return embed
+
+
+def server_problem_embed(problem: ServerProblem) -> discord.Embed:
+    """Once per outage: the Plex server stopped answering, and what to do about it."""
+    embed = discord.Embed(
+        title="Your Plex server can't be reached",
+        description=clip(
+            f"{problem.message}\n\nScrobbles of shows that need the server (Plex's current "
+            "agent, `plex://`) wait and are retried, and `/plex status` shows this until the "
+            "server answers again. Shows from legacy agents are not affected.",
+            4000,
+        ),
+        colour=ORANGE,
+    )
+    embed.add_field(name="Since", value=when(problem.started_at))
+    embed.set_footer(text=f"server problem {problem.id}")
     return embed
 
 

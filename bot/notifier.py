@@ -1,5 +1,6 @@
-"""Delivers notification_outbox rows to Discord, exactly once: conflicts (with their buttons)
-and scrobbles that failed for good after every retry.
+"""Delivers notification_outbox rows to Discord, exactly once: conflicts (with their buttons),
+scrobbles that failed for good after every retry, and a Plex server that stopped answering
+(once per outage).
 
 Each row is claimed (FOR UPDATE SKIP LOCKED) in a transaction of its own that stays open
 while the message is sent and commits with the message's ids: two bots (or a restart
@@ -31,7 +32,7 @@ import discord
 
 from bot import embeds
 from bot.conflict_views import conflict_view
-from core.db import conflicts, outbox, plex_config, users, webhook_logs
+from core.db import conflicts, outbox, plex_config, server_problems, users, webhook_logs
 from core.db.conflicts import Conflict
 from core.db.outbox import Notification
 from core.db.pool import DATABASE_DOWN, Conn
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("conflict", "failure")
+KINDS = ("conflict", "failure", "server_problem")
 # Refusals that are neither an outage nor final (a 400 for a message Discord won't take):
 # one bad row must not cost forever. /plex conflicts still shows a conflict.
 MAX_ATTEMPTS = 10
@@ -232,10 +233,17 @@ class OutboxNotifier:
         self, conn: Conn, note: Notification
     ) -> tuple[discord.Embed, discord.ui.View | None, str] | None:
         """The message for a notification, or None when it no longer needs saying."""
+        if note.kind == "server_problem":
+            problem = await server_problems.get(conn, note.ref_id)
+            if problem is None or problem.resolved_at is not None:
+                return None  # the server answered again before we could say
+            return embeds.server_problem_embed(problem), None, f"server problem {problem.id}"
         if note.kind == "failure":
             entry = await webhook_logs.get(conn, note.ref_id)
             if entry is None or entry.status != "failed":
                 return None  # pruned, or replayed successfully since
+            if entry.action_taken == "server_unreachable":
+                return None  # the outage was told once (server_problem), not per scrobble
             return embeds.failure_embed(entry), None, f"failure notice of webhook {entry.id}"
         conflict = await conflicts.get(conn, note.ref_id)
         if conflict is None or conflict.resolved:

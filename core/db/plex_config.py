@@ -35,11 +35,15 @@ class PlexConfig:
     auto_mark_watched: bool
     followed_accounts: tuple[str, ...]
     notify_channel_id: int | None
+    # Where plex.tv discovery last found the server answering (never the user's choice,
+    # which is server_url); see core/services/plex_servers.py.
+    discovered_server_url: str | None = None
+    discovered_server_uuid: str | None = None
 
 
 _COLS = """user_id, plex_token, plex_account_id, plex_username, server_url, server_uuid,
            webhook_secret, webhook_secret_hash, enabled, auto_add_shows, auto_mark_watched,
-           followed_accounts, notify_channel_id"""
+           followed_accounts, notify_channel_id, discovered_server_url, discovered_server_uuid"""
 
 
 def _config(r: asyncpg.Record) -> PlexConfig:
@@ -172,4 +176,26 @@ async def replace_encrypted(
         user_id,
         token,
         secret,
+    )
+
+
+async def remember_discovered(conn: Conn, user_id: int, *, url: str, server_uuid: str) -> None:
+    """An address of the server that just answered (never one that did not)."""
+    await conn.execute(
+        """UPDATE plex_config SET discovered_server_url = $2, discovered_server_uuid = $3,
+                  discovered_at = now()
+           WHERE user_id = $1""",
+        user_id,
+        url,
+        server_uuid,
+    )
+
+
+async def forget_discovered(conn: Conn, user_id: int, url: str) -> None:
+    """That address stopped answering: look again next time."""
+    await conn.execute(
+        """UPDATE plex_config SET discovered_server_url = NULL, discovered_at = NULL
+           WHERE user_id = $1 AND discovered_server_url = $2""",
+        user_id,
+        url,
     )
