@@ -9,6 +9,7 @@ somebody else's Plex server is a fake with another identifier."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest_asyncio
 
 from core.db import webhook_logs
+from tests.cli import run_cli
 from tests.fakediscord import FakeDiscord, running_client
 from tests.fakes._base import closed_port_url
 from tests.fakes.plex_server import DEFAULT_TOKEN as PLEX_TOKEN
@@ -148,7 +150,7 @@ async def test_an_address_that_stops_answering_is_replaced(daemon: Daemon, home:
 
 
 async def test_an_unreachable_server_fails_retryably_says_what_to_do_and_is_told_once(
-    daemon: Daemon, home: Home, fake_discord: FakeDiscord
+    daemon: Daemon, home: Home, fake_discord: FakeDiscord, cli_env: dict[str, str]
 ) -> None:
     fake = fake_discord
     fake.add_user(ALICE, "alice")
@@ -179,6 +181,9 @@ async def test_an_unreachable_server_fails_retryably_says_what_to_do_and_is_told
     async with daemon.services.pool.acquire() as conn:
         logs = await webhook_logs.recent(conn, user_id, status="failed", limit=10)
     assert {entry.error_message for entry in logs} == {message}
+    shown = await asyncio.to_thread(run_cli, "status", "--user", "alice", env=cli_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "✗ Plex server unreachable: Plex server 'Living Room' did not answer" in shown.stdout
 
     bot = make_bot(daemon, fake)
     async with running_client(bot, fake):
