@@ -15,6 +15,7 @@ from core.services.container import Services
 from daemon.api import setup_api
 from daemon.keys import HEALTH, LIMITS, SERVICES
 from daemon.metrics import setup_metrics
+from daemon.openapi import setup_openapi
 from daemon.ratelimit import KnownSecrets, WebhookLimits
 from daemon.webhook import plex_webhook
 
@@ -28,8 +29,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     """Domain errors become their status with a message; nothing else leaks a trace."""
     try:
         return await handler(request)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        # aiohttp's own refusals (no such route, method not allowed, body too large) in
+        # the same JSON shape as every other error, keeping headers such as Allow.
+        keep = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        return web.json_response({"error": exc.reason.lower()}, status=exc.status, headers=keep)
     except NotFoundError as exc:
         return web.json_response({"error": str(exc)}, status=404)
     except ForbiddenError as exc:
@@ -95,4 +101,5 @@ def create_app(services: Services, health: HealthState) -> web.Application:
     app.router.add_post("/api/plex/webhook", plex_webhook)
     setup_metrics(app)
     setup_api(app)
+    setup_openapi(app)
     return app
