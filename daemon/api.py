@@ -15,7 +15,15 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from core.db import mappings as mappings_db
 from core.db import webhook_logs
@@ -78,7 +86,7 @@ async def _user(request: web.Request) -> User:
 
 def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if len(raw) > 20 or not raw.lstrip("-").isascii() or not raw.lstrip("-").isdigit():
         raise InvalidInputError(f"{name} must be an integer between {lo} and {hi}")
@@ -236,15 +244,23 @@ def _ascii_visible(value: str) -> str:
 
 def _http_url(value: str) -> str:
     _ascii_visible(value)
-    if not value.startswith(("http://", "https://")) or len(value) <= len("https://"):
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest:
         raise ValueError("must be a URL starting with http:// or https://")
+    return value
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer; so do we (strict mode refuses "5" and true).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
 Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
 Token = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_ascii_visible)]
 Url = Annotated[str, Field(min_length=8, max_length=2048), AfterValidator(_http_url)]
-ShowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+ShowId = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_ID)]
 
 
 class Body(BaseModel):
@@ -398,8 +414,8 @@ class ResolveChoice(Body):
     """Exactly one of: a tracker show, a TMDB show, candidate N as listed, or ignore."""
 
     tvshow_id: ShowId | None = None
-    tmdb_id: Annotated[int, Field(ge=1, le=MAX_TMDB_ID)] | None = None
-    pick: Annotated[int, Field(ge=1, le=MAX_PICK)] | None = None
+    tmdb_id: Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_TMDB_ID)] | None = None
+    pick: Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_PICK)] | None = None
     ignore: bool = False
 
     def choice(self) -> Choice:
@@ -451,7 +467,7 @@ async def resolve_conflict(request: web.Request) -> web.Response:
 
 async def list_logs(request: web.Request) -> web.Response:
     user = await _user(request)
-    status = request.query.get("status") or None
+    status = request.query.get("status")
     if status is not None and status not in LOG_STATUSES:
         raise InvalidInputError(f"status must be one of {', '.join(LOG_STATUSES)}")
     limit, offset = _page(request)
