@@ -101,7 +101,9 @@ async def _send(daemon: Daemon, case: dict[str, Any], secret: str) -> Any:
             headers={"Content-Type": "application/json"},
         )
     if case["transport"] == "form":
-        return await daemon.http.post(url, params={"secret": secret}, data={"payload": body.decode()})
+        return await daemon.http.post(
+            url, params={"secret": secret}, data={"payload": body.decode()}
+        )
     content, ctype = multipart(body, thumb=FAKE_JPEG if case.get("thumb") else None)
     return await daemon.http.post(
         url, params={"secret": secret}, content=content, headers={"Content-Type": ctype}
