@@ -73,8 +73,8 @@ def _id_text(value: object) -> object:
     value = _blank_is_none(value)
     if isinstance(value, bool):
         raise ValueError("must be a string or a number")
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return str(int(value))  # JavaScript relays turn 1 into 1.0
     if isinstance(value, str):
         return value.strip()
     return value
@@ -204,10 +204,11 @@ class Metadata(_Model):
 
     @property
     def media_type(self) -> str | None:
-        """`type`, else what the library section says (relays drop one or the other)."""
+        """`type` ("Episode" from some relays), else what the library section says (relays
+        drop one or the other)."""
         if self.type:
-            return self.type
-        return "episode" if self.library_section_type == "show" else None
+            return self.type.strip().lower()
+        return "episode" if (self.library_section_type or "").lower() == "show" else None
 
     @property
     def plex_show_key(self) -> str | None:

@@ -303,3 +303,23 @@ def test_normalised_keys_are_what_the_sql_fast_path_read_for_plex_payloads() -> 
     del payload["Account"]
     assert _hook(payload).account is None
     assert scrobble_keys(_hook(payload)) == _keys("1936543", "1936543/2/3", "?", 2, 3, None)
+
+
+def test_javascript_relays_numbers_and_capitalised_types() -> None:
+    hook = _hook(
+        {
+            "event": "media.scrobble",
+            "Account": {"id": 1.0},
+            "Metadata": {
+                "type": "Episode",
+                "grandparentRatingKey": 7888.0,
+                "grandparentTitle": 24,
+                "parentIndex": 1.0,
+                "index": "2",
+            },
+        }
+    )
+    assert hook.unreadable == {}
+    assert judge(hook, _config(plex_account_id=None)).status == "pending"
+    assert scrobble_keys(hook) == _keys("7888", "7888/1/2", "1", 1, 2, None)
+    assert hook.metadata is not None and hook.metadata.grandparent_title == "24"
