@@ -21,7 +21,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -122,6 +122,8 @@ class _Model(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     _unreadable: dict[str, str] = PrivateAttr(default_factory=dict)
+    # (attribute, name as sent) of the nested models whose problems count as ours
+    _nested: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @model_validator(mode="wrap")
     @classmethod
@@ -146,11 +148,10 @@ class _Model(BaseModel):
     def unreadable(self) -> dict[str, str]:
         """Fields that were sent but could not be read, with why, by their names as sent."""
         found = dict(self._unreadable)
-        for name, field in type(self).model_fields.items():
-            value = getattr(self, name)
-            if isinstance(value, _Model):
-                prefix = field.alias or name
-                found.update({f"{prefix}.{k}": v for k, v in value.unreadable.items()})
+        for attribute, sent_as in self._nested:
+            value = getattr(self, attribute)
+            if value is not None:
+                found.update({f"{sent_as}.{k}": v for k, v in value.unreadable.items()})
         return found
 
 
@@ -280,6 +281,13 @@ class PlexWebhook(_Model):
     server: Server | None = Field(default=None, alias="Server")
     player: Player | None = Field(default=None, alias="Player")
     metadata: Metadata | None = Field(default=None, alias="Metadata")
+
+    _nested = (
+        ("account", "Account"),
+        ("server", "Server"),
+        ("player", "Player"),
+        ("metadata", "Metadata"),
+    )
 
 
 @dataclass(frozen=True)
