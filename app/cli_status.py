@@ -52,6 +52,9 @@ async def cmd_status(services: Services, args: argparse.Namespace) -> int:
         if number:
             out().print()
         out().print(render_stats(s))
+        problem = await services.servers.problem(s.user_id)
+        if problem is not None:
+            out().print(f"✗ Plex server unreachable: {problem.message}")
     return 0
 
 

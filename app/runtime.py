@@ -38,12 +38,13 @@ from core.services.jobs import JobService
 from core.services.library import LibraryService
 from core.services.mappings import MappingService
 from core.services.matching import Matcher
+from core.services.plex_servers import ServerLocator
 from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
 from core.webhook_address import loopback_warning
-from daemon.app import create_app
+from daemon.app import create_runner
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,11 @@ async def open_services(
         plex_server = PlexServerClient(http=http, metrics=metrics)
         plextv = PlexTvClient(http=http, base_url=settings.plex_tv_base_url, metrics=metrics)
         catalog = ShowCatalog(tmdb=tmdb)
+        servers = ServerLocator(pool=pool, plextv=plextv, plex_server=plex_server, cipher=cipher)
         matcher = Matcher(
             tmdb=tmdb,
             plex_server=plex_server,
-            plextv=plextv,
-            cipher=cipher,
+            servers=servers,
             catalog=catalog,
             metrics=metrics,
         )
@@ -118,6 +119,9 @@ async def open_services(
             duplicate_window_seconds=settings.duplicate_window_seconds,
         )
         conflicts.replay_with(worker)  # resolving a conflict replays its held scrobbles
+        accounts = AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv)
+        # Secrets written before ciphertexts were bound to their row are rewritten bound.
+        await accounts.bind_stored_secrets()
         yield Services(
             settings=settings,
             pool=pool,
@@ -126,7 +130,8 @@ async def open_services(
             tmdb=tmdb,
             plex_server=plex_server,
             plextv=plextv,
-            accounts=AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv),
+            servers=servers,
+            accounts=accounts,
             library=LibraryService(pool=pool),
             catalog=catalog,
             matcher=matcher,
@@ -214,7 +219,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             watching = asyncio.create_task(watchdog.run(), name="embedded-db-watchdog")
             stack.push_async_callback(_cancel, watching)
             health.components["embedded_database"] = watchdog.status
-        runner = web.AppRunner(create_app(services, health), access_log=None, shutdown_timeout=5)
+        runner = create_runner(services, health)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.SockSite(runner, listener)
@@ -247,11 +252,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         if warning := loopback_warning(settings.webhook_base()):
             log.warning("%s", warning)
         await stop.wait()
-        # From here webhooks get 503 (behind a load balancer another process takes them;
-        # Plex itself does not retry); then, in reverse order of start:
-        # bot, scheduler (running jobs stop at a batch boundary), worker (finishes its
-        # batch), HTTP site, clients, pool, embedded database. Rows still pending are picked
-        # up at the next start (by this process or any other on the database).
+        # From here /healthz says "draining" (503) so a load balancer moves away, but
+        # webhooks are still stored (Plex does not retry: a 503 would lose a scrobble)
+        # until the HTTP site closes, which is before the pool; then, in reverse order of
+        # start: bot, scheduler (running jobs stop at a batch boundary), worker (finishes
+        # its batch), HTTP site, clients, pool, embedded database. Rows still pending are
+        # picked up at the next start (by this process or any other on the database).
         log.info("shutting down: draining")
         health.draining = True
     log.info("stopped")

@@ -67,7 +67,10 @@ async def test_doctor_checks_everything_in_order_and_says_what_to_do(
             assert good.returncode == 0, good.stdout + good.stderr
             assert _names(good.stdout) == ORDER, good.stdout
             out = good.stdout
-            assert f"✓ Plex server (alice): reachable at {plex.base_url}; 2 libraries, 1 of" in out
+            assert (
+                f"✓ Plex server (alice): reachable at {plex.base_url} (--server-url); "
+                "2 libraries, 1 of TV shows"
+            ) in out
             assert "✓ plex.tv (alice): token belongs to alice-plex" in out
             assert "✓ webhook URL answers" in out and "✓ TMDB: the key is valid" in out
             # Loopback is a warning (Plex on this machine is fine), not a failure.
@@ -82,7 +85,8 @@ async def test_doctor_checks_everything_in_order_and_says_what_to_do(
             assert bad.returncode == 1
             assert "✗ TMDB: TMDB refuses TMDB_API_KEY (401)" in bad.stdout
             assert "    → check the key" in bad.stdout
-            assert "! Plex server (alice):" in bad.stdout and "--server-url URL" in bad.stdout
+            assert f"! Plex server (alice): {plex.base_url} (--server-url): Connect" in bad.stdout
+            assert "--server-url http://<server>:32400" in bad.stdout
             assert "Traceback" not in bad.stderr
         finally:
             service.kill()
@@ -135,8 +139,7 @@ async def test_plex_status_shows_the_doctors_problems(
         status = await fake.invoke_slash(ALICE, "plex", "status")
         await fake.wait_for_followup(status)
         text = followup_text(status)
-    assert "Problems:" in text
-    assert "✗ **Plex server (alice)**: no server URL, and plex.tv lists no server" in text
+    assert "⚠️ Plex server (alice): no server URL, and no server found for this token yet" in text
     user_id = (await daemon.fetch("SELECT id FROM users WHERE discord_id = $1", ALICE))[0]["id"]
     import httpx
 

@@ -22,6 +22,7 @@ from core.db.pool import DATABASE_DOWN, Pool
 from core.db.users import User
 from core.keyfile import KEY_FILE
 from core.services.container import Services
+from core.services.plex_servers import display
 from core.webhook_address import loopback_warning
 
 log = logging.getLogger(__name__)
@@ -202,65 +203,56 @@ class Doctor:
         return [await self.plex_server(user, config, token), await self.plex_tv(user, token)]
 
     async def plex_server(self, user: User, config: PlexConfig, token: str) -> Check:
+        """Found the way the matcher finds it (the server locator), then its libraries read."""
         name = f"Plex server ({user.name})"
-        # Hook: the Plex-server problem the matcher records for a user (a change under way
-        # adds it to plex_config as `server_problem`) is shown here, by doctor and /plex status.
-        recorded = getattr(config, "server_problem", None)
-        candidates = [config.server_url] if config.server_url else []
-        found_on_plextv = False
-        if not candidates:
-            try:
-                for resource in await self._s.plextv.resources(token):
-                    if resource.is_server and resource.owned:
-                        candidates += list(resource.preferred_uris())
-                found_on_plextv = bool(candidates)
-            except UpstreamError:
-                pass
-        if not candidates:
-            return Check(
-                name,
-                False,
-                "no server URL, and plex.tv lists no server for this token",
-                f"`plex-tracker connect --user {user.name} --server-url http://<server>:32400`",
-                required=False,
-            )
-        problems = []
-        for url in candidates:
-            try:
-                answer = await self._http.get(
-                    f"{url.rstrip('/')}/library/sections",
-                    headers={"X-Plex-Token": token, "Accept": "application/json"},
-                    timeout=5,
-                )
-            except httpx.HTTPError as exc:
-                problems.append(f"{url}: {type(exc).__name__}")
-                continue
-            if answer.status_code == 401:
-                problems.append(f"{url}: the token is refused (401)")
-                continue
-            if answer.status_code != 200:
-                problems.append(f"{url}: HTTP {answer.status_code}")
-                continue
-            try:
-                sections = answer.json()["MediaContainer"].get("Directory", [])
-            except (ValueError, KeyError, TypeError, AttributeError):
-                problems.append(f"{url}: not a Plex server's answer")
-                continue
-            shows = sum(1 for d in sections if d.get("type") == "show")
-            how = " (found on plex.tv; --server-url pins it)" if found_on_plextv else ""
-            detail = f"reachable at {url}{how}; {len(sections)} libraries, {shows} of TV shows"
-            if recorded:
-                return Check(name, False, f"{detail}; last problem: {recorded}", required=False)
-            return Check(name, True, detail)
-        return Check(
-            name,
-            False,
-            "; ".join(problems),
-            f"make the server reachable from here, or set the address with `plex-tracker "
-            f"connect --user {user.name} --server-url URL` (shows from Plex's current agent "
-            "need it)",
-            required=False,
+        fix = (
+            f"make the server reachable from here, or give its address: `plex-tracker connect "
+            f"--user {user.name} --server-url http://<server>:32400` (shows from Plex's "
+            "current agent need it)"
         )
+        try:
+            async with self._s.pool.acquire() as conn:
+                address = await self._s.servers.locate(conn, user.id, config)
+        except UpstreamError as exc:  # nothing answered: the message says what was tried
+            return Check(name, False, exc.message, fix, required=False)
+        if address is None:
+            return Check(
+                name, False, "no server URL, and no server found for this token yet", fix,
+                required=False,
+            )  # fmt: skip
+        how = {
+            "configured": "--server-url",
+            "remembered": "found on plex.tv earlier",
+            "discovered": "found on plex.tv",
+        }[address.source]
+        where = f"{display(address.url)} ({how})"
+        try:
+            answer = await self._http.get(
+                f"{address.url.rstrip('/')}/library/sections",
+                headers={"X-Plex-Token": address.token, "Accept": "application/json"},
+                timeout=5,
+            )
+        except httpx.HTTPError as exc:
+            return Check(name, False, f"{where}: {type(exc).__name__}", fix, required=False)
+        if answer.status_code == 401:
+            return Check(
+                name, False, f"{where} refuses the token (401)",
+                f"get a fresh token and run `plex-tracker connect --user {user.name}`",
+            )  # fmt: skip
+        try:
+            answer.raise_for_status()
+            sections = answer.json()["MediaContainer"].get("Directory", [])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+            return Check(
+                name, False, f"{where}: HTTP {answer.status_code}, not a library list", fix,
+                required=False,
+            )  # fmt: skip
+        shows = sum(1 for d in sections if d.get("type") == "show")
+        detail = f"reachable at {where}; {len(sections)} libraries, {shows} of TV shows"
+        problem = await self._s.servers.problem(user.id)
+        if problem is not None:  # recorded by the matcher; closed by its next good call
+            detail += f" (the matcher last failed to reach it: {problem.message})"
+        return Check(name, True, detail)
 
     async def plex_tv(self, user: User, token: str) -> Check:
         name = f"plex.tv ({user.name})"
