@@ -23,6 +23,7 @@ import httpx
 
 from app.cli import build_parser
 from core.crypto import Cipher
+from core.db.plex_config import token_slot
 from core.webhook_address import lan_address
 from tests.cli import entry_point, run_cli, table_rows
 from tests.conftest import TEST_KEY, _with_database
@@ -169,14 +170,14 @@ async def _stored_token(dsn: str, name: str) -> str:
     conn = await asyncpg.connect(dsn)
     try:
         row = await conn.fetchrow(
-            "SELECT c.plex_token FROM plex_config c JOIN users u ON u.id = c.user_id "
+            "SELECT c.user_id, c.plex_token FROM plex_config c JOIN users u ON u.id = c.user_id "
             "WHERE u.name = $1",
             name,
         )
     finally:
         await conn.close()
     assert row is not None
-    return Cipher(TEST_KEY).decrypt(row["plex_token"])
+    return Cipher(TEST_KEY).decrypt(row["plex_token"], token_slot(row["user_id"]))
 
 
 def _run_on_terminal(args: list[str], env: dict[str, str], typed: str) -> tuple[int, str]:
