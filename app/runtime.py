@@ -37,6 +37,7 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
+from core.tracker.service import TrackerService
 from daemon.app import create_app
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ async def open_services(
                 wake=intake.queued,
             ),
             api_tokens=ApiTokenService(pool=pool),
+            tracker=TrackerService(pool=pool, tmdb=tmdb, catalog=catalog),
         )
 
 

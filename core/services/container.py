@@ -22,6 +22,7 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
+from core.tracker.service import TrackerService
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,4 @@ class Services:
     worker: QueueWorker
     jobs: JobService
     api_tokens: ApiTokenService
+    tracker: TrackerService
