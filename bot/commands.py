@@ -23,6 +23,7 @@ from bot.replies import (
     require_user,
     tracker_user,
 )
+from bot.tv.charts import attach_activity
 from core.db import conflicts as conflict_db
 from core.db import tvshows, webhook_logs
 from core.errors import InvalidInputError
@@ -248,7 +249,16 @@ def plex_group() -> app_commands.Group:
         await defer(interaction, ephemeral=not share)
         user = await require_user(interaction)
         stats = await interaction.client.stats.for_user(user.id)
-        await reply(interaction, embed=embeds.status_embed(stats), ephemeral=not share)
+        embed = embeds.status_embed(stats)
+        chart = await attach_activity(
+            interaction.client.services.tracker,
+            embed,
+            user.id,
+            days=stats.days,
+            title=f"{stats.user_name} · last {stats.days} days",
+        )
+        extra: dict[str, Any] = {"file": chart} if chart else {}
+        await reply(interaction, embed=embed, ephemeral=not share, **extra)
 
     @plex.command(name="conflicts", description="Plex shows waiting for you to say which they are")
     async def conflicts(interaction: Interaction) -> None:

@@ -18,6 +18,7 @@ import discord
 
 from bot import embeds
 from bot.conflict_views import conflict_view
+from bot.tv import notices as tv_notices
 from core.db import conflicts, outbox, plex_config, users, webhook_logs
 from core.db.conflicts import Conflict
 from core.db.outbox import Notification
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("conflict", "failure")
+KINDS = ("conflict", "failure", *tv_notices.KINDS)
 # Failures while connected are mostly permanent (DMs closed, channel gone, no permission);
 # stop retrying after this many so one bad row costs nothing. /plex conflicts still shows it.
 MAX_ATTEMPTS = 10
@@ -98,6 +99,8 @@ class OutboxNotifier:
     async def _deliver(self, conn: Conn, note: Notification) -> int:
         if note.kind == "failure":
             return await self._deliver_failure(conn, note)
+        if note.kind in tv_notices.KINDS:
+            return await self._deliver_tv(conn, note)
         conflict = await conflicts.get(conn, note.ref_id)
         if conflict is None or conflict.resolved:
             # Settled elsewhere (CLI, API) before we could ask: nothing left to say.
@@ -154,13 +157,41 @@ class OutboxNotifier:
         )
         return 1
 
+    async def _deliver_tv(self, conn: Conn, note: Notification) -> int:
+        """New episodes and weekly recaps (bot/tv/notices.py says what to post)."""
+        rendered = await tv_notices.render(conn, self._bot.services, note)
+        if rendered is None:
+            await outbox.mark_delivered(conn, note.id, channel_id=None, message_id=None)
+            return 0
+        try:
+            message = await self._send(
+                conn, note.user_id, rendered.embed, rendered.view, files=rendered.files
+            )
+        except discord.HTTPException as exc:
+            log.warning(
+                "outbox %d: %s for user %d not delivered: %s", note.id, note.kind, note.user_id, exc
+            )
+            await outbox.mark_failed(conn, note.id, f"{exc.status} {exc.text}"[:200])
+            return 0
+        await outbox.mark_delivered(
+            conn, note.id, channel_id=message.channel.id, message_id=message.id
+        )
+        log.info("outbox %d: %s %d sent to user %d", note.id, note.kind, note.ref_id, note.user_id)
+        return 1
+
     async def _send_conflict(self, conn: Conn, conflict: Conflict) -> discord.Message:
         return await self._send(
             conn, conflict.user_id, embeds.conflict_embed(conflict), conflict_view(conflict)
         )
 
     async def _send(
-        self, conn: Conn, user_id: int, embed: discord.Embed, view: discord.ui.View | None
+        self,
+        conn: Conn,
+        user_id: int,
+        embed: discord.Embed,
+        view: discord.ui.View | None,
+        *,
+        files: list[discord.File] | None = None,
     ) -> discord.Message:
         """To the user's chosen channel (mentioning them), else as a DM."""
         user = await users.by_id(conn, user_id)
@@ -172,12 +203,15 @@ class OutboxNotifier:
                 f"<@{user.discord_id}>",
                 embed=embed,
                 view=view or discord.utils.MISSING,
+                files=files or discord.utils.MISSING,
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(user.discord_id)]
                 ),
             )
         dm = await self._bot.create_dm(discord.Object(user.discord_id))
-        return await dm.send(embed=embed, view=view or discord.utils.MISSING)
+        return await dm.send(
+            embed=embed, view=view or discord.utils.MISSING, files=files or discord.utils.MISSING
+        )
 
     async def _channel(self, channel_id: int) -> discord.abc.Messageable:
         channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)

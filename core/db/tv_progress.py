@@ -9,6 +9,7 @@ as aired, since imported lists often have none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -292,6 +293,24 @@ async def last_watch(conn: Conn, user_id: int, show_id: int) -> Watch | None:
         conn, "AND t.id = $2 ORDER BY e.date_watched DESC LIMIT 1", user_id, show_id
     )
     return rows[0] if rows else None
+
+
+async def unwatched_among(
+    conn: Conn, show_id: int, keys: Sequence[tuple[int, int]]
+) -> list[EpisodeRef]:
+    """Of these (season, episode) pairs, the episodes the tracker has and are unwatched."""
+    rows = await conn.fetch(
+        """SELECT e.season, e.episode, e.title, e.air_date, e.runtime
+           FROM tvshow_episodes e
+           JOIN unnest($2::int[], $3::int[]) AS k(season, episode)
+             ON k.season = e.season AND k.episode = e.episode
+           WHERE e.tvshow_id = $1 AND NOT e.watched
+           ORDER BY e.season, e.episode""",
+        show_id,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return [_episode(r) for r in rows]
 
 
 async def plex_links(conn: Conn, user_id: int, show_id: int) -> list[PlexLink]:

@@ -156,19 +156,15 @@ class TrackerService:
         async with self._pool.acquire() as conn:
             return await tv_progress.find_by_title(conn, user_id, text[:100], self._today(), limit)
 
-    async def resolve_show(self, user_id: int, value: str) -> ShowProgress:
-        """A show picked from autocomplete (its id) or typed by title."""
-        text = value.strip()
-        async with self._pool.acquire() as conn:
-            if text.isdigit() and len(text) <= 18:
-                found = await tv_progress.show(conn, user_id, int(text), self._today())
-                if found is not None:
-                    return found
-            matches = await tv_progress.find_by_title(conn, user_id, text[:100], self._today(), 5)
+    async def resolve_show(self, user_id: int, title: str) -> ShowProgress:
+        """A show typed by title (not picked from the suggestions): an exact title, else the
+        only show whose title contains the text; several candidates are named back."""
+        text = title.strip()
+        matches = await self.find_shows(user_id, text, 5) if text else []
         exact = [m for m in matches if m.title.casefold() == text.casefold()]
-        if len(exact) == 1 or (len(matches) == 1 and text):
+        if len(exact) == 1 or len(matches) == 1:
             return (exact or matches)[0]
-        if not matches or not text:
+        if not matches:
             raise NotFoundError(
                 f"No show called “{text[:80]}” in your tracker. `/tv add` adds one from TMDB."
             )
