@@ -160,6 +160,7 @@ _TITLED = _PROGRESS.format(show_clause="AND (t.title ILIKE '%' || $3 || '%')")
 
 _SHOW_COLS = """id, title, year, tmdb_id, poster_path, status, source, state, total, aired,
                 watched, minutes, last_watched_at, user_rating, notify, abandoned, created_at"""
+_S_SHOW_COLS = ", ".join("s." + c.strip() for c in _SHOW_COLS.split(","))
 
 
 def _progress(r: asyncpg.Record) -> ShowProgress:
@@ -290,7 +291,10 @@ async def upcoming_episode(conn: Conn, show_id: int, today: date) -> EpisodeRef 
 
 async def last_watch(conn: Conn, user_id: int, show_id: int) -> Watch | None:
     rows = await _watches(
-        conn, "AND t.id = $2 ORDER BY e.date_watched DESC LIMIT 1", user_id, show_id
+        conn,
+        "AND t.id = $2 ORDER BY e.date_watched DESC, e.season DESC, e.episode DESC LIMIT 1",
+        user_id,
+        show_id,
     )
     return rows[0] if rows else None
 
@@ -352,7 +356,7 @@ async def up_next(conn: Conn, user_id: int, today: date, limit: int) -> list[UpN
     rows = await conn.fetch(
         f"""WITH p AS ({_ACTIVE}),
                  s AS (SELECT p.*, {_STATE} AS state FROM p WHERE p.watched > 0)
-            SELECT {_SHOW_COLS}, n.season AS n_season, n.episode AS n_episode,
+            SELECT {_S_SHOW_COLS}, n.season AS n_season, n.episode AS n_episode,
                    n.title AS n_title, n.air_date AS n_air_date, n.runtime AS n_runtime,
                    COALESCE(n.air_date > (s.last_watched_at AT TIME ZONE 'UTC')::date, false)
                        AS is_new
@@ -364,7 +368,7 @@ async def up_next(conn: Conn, user_id: int, today: date, limit: int) -> list[UpN
                 ORDER BY (ARRAY[e.season, e.episode] > COALESCE(s.highest, ARRAY[0, 0])) DESC,
                          e.season, e.episode
                 LIMIT 1) n
-            ORDER BY is_new DESC, last_watched_at DESC NULLS LAST, lower(title), id
+            ORDER BY is_new DESC, s.last_watched_at DESC NULLS LAST, lower(s.title), s.id
             LIMIT $3""",
         user_id,
         today,
