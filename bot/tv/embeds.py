@@ -200,9 +200,10 @@ def mark_content(result: MarkResult) -> str:
         if result.scope == "episode"
         else f" ({result.changed} episode{'s' if result.changed != 1 else ''})"
     )
+    how = ", as a manual watch" if result.watched else ""
     return (
         f"{'✅' if result.watched else '↩️'} {verb} **{show.title}** {result.what} {state}"
-        f"{count}, as a manual watch. {show.watched}/{show.total} watched."
+        f"{count}{how}. {show.watched}/{show.total} watched."
     )
 
 
