@@ -31,6 +31,7 @@ from tests.test_bot import (
     make_bot,
 )
 from tests.test_tracker import SEVERANCE, TODAY, add_severance, totals_match_rows
+from tests.test_tracker_ratings import rated_show
 
 
 def embed_text(message: dict[str, Any]) -> str:
@@ -277,7 +278,8 @@ async def test_show_card_buttons(daemon: Daemon, fake_discord: FakeDiscord) -> N
     # Plex knows it (a mapping), and Alice rated it there.
     meta = legacy_episode("themoviedb", str(SEVERANCE), 1, 1, show="Severance", show_key="51")
     await daemon.settled((await daemon.post(scrobble(meta), secret)).json()["id"])
-    await daemon.fetch("UPDATE tvshows SET user_rating = 9 WHERE id = $1", show.id)
+    rated = await daemon.post(rated_show(9.0), secret)  # a Plex media.rate of the show
+    assert (await daemon.log_row(rated.json()["id"]))["action_taken"] == "rating_saved"
     async with running_client(make_bot(daemon, fake), fake):
         choices = await fake.autocomplete(ALICE, "tv", "show", {"title": "SEV"}, focused="title")
         assert choices == [{"name": "Severance (2022) · 9/19", "value": f"id:{show.id}"}]

@@ -14,7 +14,7 @@ def _value(rating: float | None) -> Decimal | None:
 async def set_show_rating(conn: Conn, user_id: int, show_id: int, rating: float | None) -> bool:
     """Set (or clear, with None) a show's rating; False when the user has no such show."""
     status: str = await conn.execute(
-        """UPDATE tvshows SET user_rating = $3, rated_at = CASE WHEN $3 IS NULL THEN NULL
+        """UPDATE tvshows SET user_rating = $3::numeric, rated_at = CASE WHEN $3 IS NULL THEN NULL
                                                                 ELSE now() END
            WHERE user_id = $1 AND id = $2""",
         user_id,
@@ -29,7 +29,7 @@ async def set_episode_rating(
 ) -> bool:
     """Set (or clear) an episode's rating; False when the tracker has no such episode."""
     status: str = await conn.execute(
-        """UPDATE tvshow_episodes e SET user_rating = $5,
+        """UPDATE tvshow_episodes e SET user_rating = $5::numeric,
                rated_at = CASE WHEN $5 IS NULL THEN NULL ELSE now() END
            FROM tvshows t
            WHERE t.id = e.tvshow_id AND t.user_id = $1 AND e.tvshow_id = $2

@@ -14,6 +14,7 @@ from core.db.webhook_logs import NewLog
 from core.errors import InvalidInputError
 from core.metrics import Metrics
 from core.payload import PlexWebhook, parse_payload_for_storage, scrobble_problem
+from core.tracker.ratings import RATE_EVENT, record_rating
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,15 @@ class WebhookIntake:
     async def accept(self, user_id: int, config: PlexConfig, payload_text: str | bytes) -> Accepted:
         started = time.perf_counter()
         try:
-            _, payload_json, hook = parse_payload_for_storage(payload_text)
+            raw, payload_json, hook = parse_payload_for_storage(payload_text)
         except InvalidInputError as exc:
             return await self.reject(user_id, str(exc), raw_body=payload_text)
         verdict = judge(hook, config)
+        if hook.event == RATE_EVENT and verdict.action == "ignored_event":
+            # A rating is stored now (core/tracker/ratings.py); the row says what happened.
+            followed = is_followed_account(hook, config)
+            rated = await record_rating(self._pool, user_id, config, hook, raw, followed=followed)
+            verdict = Verdict(rated.status, rated.action, rated.reason)
         meta = hook.metadata
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         new = NewLog(

@@ -45,7 +45,8 @@ class BadRating(ValueError):
 
 def rating_value(hook: PlexWebhook, raw: dict[str, Any] | None = None) -> float | None:
     """The rating to store (None: cleared); BadRating when it can't be a rating."""
-    value: Any = hook.rating
+    # The JSON as sent, not the model's coercion of it: `true` is not a rating of 1.
+    value: Any = raw.get("rating") if raw is not None else hook.rating
     if value is None and raw is not None:
         meta = raw.get("Metadata")
         value = meta.get("userRating") if isinstance(meta, dict) else None
