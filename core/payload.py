@@ -103,10 +103,12 @@ def parse_payload_for_storage(text: str | bytes) -> tuple[dict[str, Any], str, P
     """As `parse_payload`, plus the JSON text to store: the check that jsonb will take it
     serialises the payload anyway, so storing that text saves doing it twice."""
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise InvalidInputError(f"payload is not valid JSON: {detail}") from None
+    except ValueError as exc:  # NaN or Infinity (_no_constant)
+        raise InvalidInputError(f"payload is not valid JSON: {exc}") from None
     except RecursionError:
         raise InvalidInputError("payload is not valid JSON: nested too deeply") from None
     if not isinstance(raw, dict):
@@ -130,6 +132,12 @@ def parse_payload_for_storage(text: str | bytes) -> tuple[dict[str, Any], str, P
             problems.append(f"{where}: {err['msg']}")
         raise InvalidInputError("payload fields are wrong: " + "; ".join(problems)) from None
     return raw, canonical_text, model
+
+
+def _no_constant(name: str) -> Any:
+    # Python reads NaN and Infinity, which JSON (and jsonb) does not have: refuse them here
+    # rather than fail the insert with a 500.
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def scrobble_problem(hook: PlexWebhook) -> str | None:
