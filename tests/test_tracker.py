@@ -426,3 +426,28 @@ def test_streaks_and_activity_are_pure() -> None:
     days = [date(2025, 1, 12), date(2025, 1, 11), date(2025, 1, 10), date(2025, 1, 8)]
     assert streak_ending(days, date(2025, 1, 12)) == 3
     assert streak_ending(days, date(2025, 1, 9)) == 0
+
+
+async def test_refresh_job_finds_a_new_episode_and_queues_its_notice(daemon: Daemon) -> None:
+    add_severance(daemon, s2_aired=3)
+    user_id = await _user_with_discord(daemon, "alice", 1001)
+    tracker = daemon.services.tracker
+    show = (await tracker.add_show(user_id, SEVERANCE)).detail.show
+    await tracker.mark(user_id, show.id, scope="up_to", season=2, episode=3)
+    # TMDB now lists episode 11, aired today (a surprise drop), unknown to the tracker.
+    daemon.tmdb.shows[SEVERANCE].seasons[2].append(
+        {
+            **daemon.tmdb.shows[SEVERANCE].seasons[2][-1],
+            "episode_number": 11,
+            "air_date": days_ago(0),
+        }
+    )
+    daemon.services.tmdb.clear_cache()
+    result = await daemon.services.jobs.run("refresh_airing")
+    assert result.outcome == "ok", result.detail
+    assert "1 new episodes" in result.detail
+    assert "queued 1 new-episode notices and 0 weekly recaps" in result.detail
+    [notice] = await daemon.fetch("SELECT air_date, episodes FROM tv_episode_notices")
+    assert (notice["air_date"], list(notice["episodes"])) == (TODAY, ["S02E11"])
+    again = await daemon.services.jobs.run("refresh_airing")
+    assert "notices" not in again.detail  # nothing new to say

@@ -19,6 +19,7 @@ from core.db.pool import Conn, Pool
 from core.metrics import Metrics
 from core.services.shows import ShowCatalog
 from core.settings import Settings
+from core.tracker import notices
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class JobService:
         return {
             "prune": self._prune_job,
             "retry": self.retry,
-            "refresh_airing": self.refresh_airing,
+            "refresh_airing": self._refresh_then_notify,
         }
 
     async def _run_locked(
@@ -263,6 +264,15 @@ class JobService:
             added += max(total - show.total_episodes, 0)
         detail = f"refreshed {refreshed} airing shows, {added} new episodes, {failed} failed"
         return ("partial" if failed else "ok"), detail
+
+    async def _refresh_then_notify(self, conn: Conn) -> tuple[str, str]:
+        """New episode lists first, then the tracker's notices about what aired
+        (core/tracker/notices.py: new episodes, weekly recaps; once across processes)."""
+        outcome, detail = await self.refresh_airing(conn)
+        queued = await notices.queue_due(conn, datetime.now(UTC))
+        if queued.new_episodes or queued.recaps:
+            detail = f"{detail}; {queued.summary()}"
+        return outcome, detail
 
     # -- gauges ------------------------------------------------------------------------------
 
