@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from app import cli_conflicts
+from app import cli_conflicts, cli_tv
 from app.cli_status import add_parser as add_status_parser
 from app.cli_status import cmd_status
 from app.runtime import configure_logging, open_services, run
@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--user", required=True)
     cli_conflicts.add_parsers(sub)  # conflicts, resolve, mappings, remap
     add_status_parser(sub)
+    cli_tv.add_parsers(sub)  # tv upnext | mark | unmark | history | add
     return parser
 
 
@@ -172,6 +173,7 @@ COMMANDS: dict[str, Command] = {
     "replay": cmd_replay,
     "api-token": cmd_api_token,
     **cli_conflicts.COMMANDS,
+    **cli_tv.COMMANDS,
 }
 
 
