@@ -451,3 +451,25 @@ async def test_refresh_job_finds_a_new_episode_and_queues_its_notice(daemon: Dae
     assert (notice["air_date"], list(notice["episodes"])) == (TODAY, ["S02E11"])
     again = await daemon.services.jobs.run("refresh_airing")
     assert "notices" not in again.detail  # nothing new to say
+
+
+async def test_add_twice_at_once_and_tmdb_down(daemon: Daemon) -> None:
+    add_severance(daemon)
+    user_id, _ = await daemon.connect()
+    tracker = daemon.services.tracker
+    # TMDB down (every retry answered 503): a clear error and nothing half-added.
+    daemon.tmdb.fail_next(20, status=503)
+    with pytest.raises(InvalidInputError, match=r"TMDB could not be read .* nothing was added"):
+        await tracker.add_show(user_id, SEVERANCE)
+    assert await daemon.fetch("SELECT 1 FROM tvshows") == []
+    daemon.tmdb.reset()
+    with pytest.raises(NotFoundError, match="TMDB has no TV show 999"):
+        await tracker.add_show(user_id, 999)
+    # A double click: both answer, one show.
+    first, second = await asyncio.gather(
+        tracker.add_show(user_id, SEVERANCE), tracker.add_show(user_id, SEVERANCE)
+    )
+    assert sorted([first.created, second.created]) == [False, True]
+    assert first.detail.show.id == second.detail.show.id
+    assert len(await daemon.fetch("SELECT 1 FROM tvshows")) == 1
+    assert len(await daemon.fetch("SELECT 1 FROM tvshow_episodes")) == 20
