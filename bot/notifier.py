@@ -1,5 +1,6 @@
-"""Delivers notification_outbox rows to Discord, exactly once: conflicts (with their buttons)
-and scrobbles that failed for good after every retry.
+"""Delivers notification_outbox rows to Discord, exactly once: conflicts (with their buttons),
+scrobbles that failed for good after every retry, and the tracker's new-episode notices and
+weekly recaps (rendered by bot/tv/notices.py).
 
 Rows are claimed with FOR UPDATE SKIP LOCKED inside a transaction that stays open while
 the message is sent and is committed with the message's ids, so two bots (or a restart
