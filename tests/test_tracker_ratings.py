@@ -125,7 +125,7 @@ async def test_media_rate_stores_and_clears_ratings(daemon: Daemon) -> None:
     [
         (11, "rating 11 is outside 0-10"),
         (1e308, "outside 0-10"),
-        ("lots", "payload fields are wrong"),
+        ("lots", "rating: Input should be a valid number"),
         (True, "rating must be"),
     ],
 )
@@ -142,23 +142,28 @@ async def test_bad_ratings_are_a_400_and_change_nothing(
     assert (await _ratings(daemon)) == (None, {})
 
 
-@pytest.mark.parametrize("constant", ["Infinity", "-Infinity", "NaN"])
-async def test_non_finite_numbers_are_a_400_not_a_500(daemon: Daemon, constant: str) -> None:
-    """Python's json reads NaN and Infinity; jsonb refuses them. Before the fix the row's
-    insert failed and the sender got a 500 (for any event, a rating or a scrobble)."""
+@pytest.mark.parametrize("constant", ["Infinity", "-Infinity", "NaN", "1e999"])
+async def test_a_non_finite_rating_is_refused_not_taken_for_cleared(
+    daemon: Daemon, constant: str
+) -> None:
+    """The payload parser drops numbers jsonb can't hold; a rating that was one must not
+    read as "no rating" (which clears the stored one)."""
     add_severance(daemon)
     user_id, secret = await daemon.connect()
     await daemon.services.tracker.add_show(user_id, SEVERANCE)
-    rate = json.dumps(rated_show(1)).replace('"rating": 1', f'"rating": {constant}')
-    watch = json.dumps(scrobble()).replace('"audienceRating": 8.1', f'"audienceRating": {constant}')
-    assert constant in rate and constant in watch
-    for body in (rate, watch):
+    assert (await _row(daemon, await daemon.post(rated_show(7), secret)))["status"] == "success"
+    for body in (
+        json.dumps(rated_show(1)).replace('"rating": 1', f'"rating": {constant}'),
+        json.dumps({**rated_show(None), "Metadata": {**rated_show(1)["Metadata"], "userRating": 1}})
+        .replace('"rating": null, ', "")
+        .replace('"userRating": 1', f'"userRating": {constant}'),
+    ):
+        assert constant in body
         answer = await daemon.post(body, secret)
         assert answer.status_code == 400, answer.text
         row = await _row(daemon, answer)
-        assert row["status"] == "failed"
-        assert f"{constant} is not a JSON number" in row["error_message"]
-    assert (await _ratings(daemon)) == (None, {})
+        assert row["status"] == "failed" and "finite number" in row["error_message"], dict(row)
+    assert float((await _ratings(daemon))[0]) == 7.0  # unchanged, not cleared
     # A rating inside a scrobble is not a rating event: nothing stored.
     await daemon.post({**scrobble(), "rating": 3, "Account": OWNER}, secret)
-    assert (await _ratings(daemon)) == (None, {})
+    assert float((await _ratings(daemon))[0]) == 7.0

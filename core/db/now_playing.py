@@ -38,6 +38,9 @@ async def latest_per_player(conn: Conn, user_id: int, since: datetime) -> list[P
                             'Player', l.payload -> 'Player',
                             'Metadata', jsonb_strip_nulls(jsonb_build_object(
                                 'type', l.payload -> 'Metadata' -> 'type',
+                                'librarySectionType',
+                                    l.payload -> 'Metadata' -> 'librarySectionType',
+                                'guid', l.payload -> 'Metadata' -> 'guid',
                                 'title', l.payload -> 'Metadata' -> 'title',
                                 'grandparentTitle', l.payload -> 'Metadata' -> 'grandparentTitle',
                                 'grandparentRatingKey',

@@ -27,6 +27,7 @@ class NewLog:
     plex_episode: int | None = None
     error_message: str | None = None
     processing_duration_ms: int | None = None
+    plex_watched_at: datetime | None = None  # None: when it arrived (created_at)
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,14 @@ async def insert_many(conn: Conn, logs: list[NewLog]) -> list[int]:
     rows = await conn.fetch(
         """INSERT INTO plex_webhook_logs (user_id, event_type, status, action_taken, payload,
                raw_body, plex_account_id, plex_rating_key, plex_item_key, plex_title,
-               plex_season, plex_episode, error_message, processing_duration_ms, processed_at)
-           SELECT u, e, s, a, p::jsonb, rb, acc, rk, ik, t, sn, ep, err, ms,
+               plex_season, plex_episode, error_message, processing_duration_ms, plex_watched_at,
+               processed_at)
+           SELECT u, e, s, a, p::jsonb, rb, acc, rk, ik, t, sn, ep, err, ms, wa,
                   CASE WHEN s <> 'pending' THEN now() END
            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                        $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::int[],
-                       $13::text[], $14::int[])
-                WITH ORDINALITY AS x(u, e, s, a, p, rb, acc, rk, ik, t, sn, ep, err, ms, ord)
+                       $13::text[], $14::int[], $15::timestamptz[])
+                WITH ORDINALITY AS x(u, e, s, a, p, rb, acc, rk, ik, t, sn, ep, err, ms, wa, ord)
            ORDER BY ord
            RETURNING id""",
         *(list(c) for c in columns),
@@ -95,6 +97,7 @@ def _values(log: NewLog) -> tuple[object, ...]:
         log.plex_episode,
         log.error_message,
         log.processing_duration_ms,
+        log.plex_watched_at,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -41,19 +41,25 @@ class NowPlaying:
     since: datetime  # the event that set this state
 
 
+def _millis(value: Any) -> int:
+    """Plex's duration and viewOffset (milliseconds); anything else counts as unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 2**40:
+        return 0
+    return int(value)
+
+
 def describe_session(
-    event: str, hook: PlexWebhook, at: datetime, now: datetime
+    event: str, hook: PlexWebhook, at: datetime, now: datetime, *, duration: int, offset: int
 ) -> NowPlaying | None:
-    """What an account is doing on a player, from its latest event; None when it's over."""
+    """What an account is doing on a player, from its latest event; None when it's over.
+    `duration` and `offset` are the item's length and position in milliseconds (0: unknown)."""
     if event == "media.stop":
         return None
     meta = hook.metadata
     if meta is None:
         return None
     state: Literal["playing", "paused"] = "paused" if event == "media.pause" else "playing"
-    duration = meta.duration if meta.duration and meta.duration > 0 else None
-    offset = meta.view_offset if meta.view_offset and meta.view_offset > 0 else 0
-    if duration is not None:
+    if duration:
         offset = min(offset, duration)
     elapsed = max(now - at, timedelta(0))
     if state == "paused":
@@ -65,24 +71,25 @@ def describe_session(
         if elapsed > left + GRACE:
             return None
         position = offset + int(elapsed.total_seconds() * 1000)
-        if duration is not None:
+        if duration:
             position = min(position, duration)
-    is_episode = meta.type == "episode"
+    media_type = meta.media_type or "unknown"
+    is_episode = media_type == "episode"
     code = None
-    if is_episode and meta.parent_index is not None and meta.index is not None:
-        code = f"S{meta.parent_index:02d}E{meta.index:02d}"
+    if is_episode and meta.season is not None and meta.episode is not None:
+        code = f"S{meta.season:02d}E{meta.episode:02d}"
     account = hook.account
     return NowPlaying(
         account=(account.title or account.id or "?") if account else "?",
         player=hook.player.title if hook.player else None,
         state=state,
-        media_type=meta.type or "unknown",
+        media_type=media_type,
         title=(meta.grandparent_title if is_episode else meta.title) or meta.title or "?",
         episode_code=code,
         episode_title=meta.title if is_episode else None,
         year=meta.year,
-        position_ms=position if duration is not None or offset else None,
-        duration_ms=duration,
+        position_ms=position if duration or offset else None,
+        duration_ms=duration or None,
         since=at,
     )
 
@@ -101,7 +108,16 @@ async def now_playing(
             continue
         if not is_followed_account(hook, config):
             continue
-        session = describe_session(item.event, hook, item.at, now)
+        sent = item.payload.get("Metadata")
+        meta = sent if isinstance(sent, dict) else {}
+        session = describe_session(
+            item.event,
+            hook,
+            item.at,
+            now,
+            duration=_millis(meta.get("duration")),
+            offset=_millis(meta.get("viewOffset")),
+        )
         if session is not None:
             sessions.append(session)
     sessions.sort(key=lambda s: (s.state != "playing", -s.since.timestamp(), s.account))

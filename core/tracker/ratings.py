@@ -45,6 +45,10 @@ class BadRating(ValueError):
 
 def rating_value(hook: PlexWebhook, raw: dict[str, Any] | None = None) -> float | None:
     """The rating to store (None: cleared); BadRating when it can't be a rating."""
+    unreadable = hook.unreadable  # what the payload parser could not read, by field
+    for field in ("rating", "Metadata.userRating"):
+        if field in unreadable:  # "lots", NaN, 1e999: not a rating, not a clearing either
+            raise BadRating(f"{field}: {unreadable[field]}")
     # The JSON as sent, not the model's coercion of it: `true` is not a rating of 1.
     value: Any = raw.get("rating") if raw is not None else hook.rating
     if value is None and raw is not None:
@@ -87,12 +91,12 @@ async def record_rating(
     except BadRating as exc:
         return RatingVerdict("failed", "invalid_payload", str(exc))
     meta = hook.metadata
-    kind = meta.type if meta else None
+    kind = meta.media_type if meta else None
     if meta is None or kind not in ("show", "episode"):
         what = f"{kind} ratings are" if kind else "a rating without Metadata is"
         return RatingVerdict("ignored", "ignored_media_type", f"{what} not tracked")
     async with pool.acquire() as conn, conn.transaction():
-        show = await _tracker_show(conn, user_id, hook)
+        show = await _tracker_show(conn, user_id, hook, raw)
         if show is None:
             return RatingVerdict(
                 "ignored", "rating_unmatched", "this Plex show is not in the tracker (yet)"
@@ -101,14 +105,13 @@ async def record_rating(
             await ratings.set_show_rating(conn, user_id, show.id, value)
             where = show.title
         else:
-            if meta.parent_index is None or meta.index is None:
+            season, number = meta.season, meta.episode
+            if season is None or number is None:
                 return RatingVerdict(
                     "failed", "invalid_payload", "Metadata lacks parentIndex, index"
                 )
-            found = await ratings.set_episode_rating(
-                conn, user_id, show.id, meta.parent_index, meta.index, value
-            )
-            where = f"{show.title} S{meta.parent_index:02d}E{meta.index:02d}"
+            found = await ratings.set_episode_rating(conn, user_id, show.id, season, number, value)
+            where = f"{show.title} S{season:02d}E{number:02d}"
             if not found:
                 return RatingVerdict(
                     "ignored", "rating_unmatched", f"{where} is not in the tracker (yet)", show.id
@@ -118,11 +121,13 @@ async def record_rating(
     return RatingVerdict("success", action, None, show.id)
 
 
-async def _tracker_show(conn: Conn, user_id: int, hook: PlexWebhook) -> Show | None:
+async def _tracker_show(
+    conn: Conn, user_id: int, hook: PlexWebhook, raw: dict[str, Any] | None
+) -> Show | None:
     meta = hook.metadata
     assert meta is not None
-    is_show = meta.type == "show"
-    show_key = meta.rating_key if is_show else meta.grandparent_rating_key
+    is_show = meta.media_type == "show"
+    show_key = meta.rating_key if is_show else meta.plex_show_key
     if show_key:
         mapping = await mappings.get(conn, user_id, show_key)
         if mapping is not None:
@@ -130,15 +135,24 @@ async def _tracker_show(conn: Conn, user_id: int, hook: PlexWebhook) -> Show | N
                 return None
             return await tvshows.get(conn, user_id, mapping.tvshow_id)
     # The show's own ids: a show's Guid list is its own (an episode's is the episode's, so
-    # for an episode only the legacy grandparentGuid can say which show it is).
+    # for an episode only the legacy agents' guids can say which show it is).
     if is_show:
-        ids = ids_from_guid_list(g.id for g in meta.guids)
+        ids = ids_from_guid_list(_guid_list(raw))
         if not ids.has_ids:
             ids = parse_guid(meta.guid)
     else:
-        ids = parse_guid(meta.grandparent_guid)
+        ids = meta.show_guid
     if not ids.has_ids:
         return None
     return await tvshows.by_external_id(
         conn, user_id, tmdb_id=ids.tmdb_id, tvdb_id=ids.tvdb_id, imdb_id=ids.imdb_id
     )
+
+
+def _guid_list(raw: dict[str, Any] | None) -> list[str]:
+    """`Metadata.Guid[].id` as sent (the payload model keeps only what scrobbles need)."""
+    meta = raw.get("Metadata") if raw else None
+    guids = meta.get("Guid") if isinstance(meta, dict) else None
+    if not isinstance(guids, list):
+        return []
+    return [g["id"] for g in guids[:50] if isinstance(g, dict) and isinstance(g.get("id"), str)]
