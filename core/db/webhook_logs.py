@@ -36,6 +36,17 @@ class QueuedLog:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    # Who watched what, from the columns intake normalised: the duplicate window's key, the
+    # same for the SQL fast path (sql/0008_settle_in_show_order.sql) and the full path.
+    account_key: str = "?"
+    item_key: str | None = None
+
+
+# The queue's columns; the keys by the rule plex_settle_queue uses.
+_QUEUED = """id, user_id, payload, attempts, created_at,
+             COALESCE(plex_account_id, '?') AS account_key,
+             plex_scrobble_item(plex_item_key, plex_rating_key, plex_season, plex_episode)
+                 AS item_key"""
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,8 @@ def _queued(r: asyncpg.Record) -> QueuedLog:
         payload=r["payload"],
         attempts=r["attempts"],
         created_at=r["created_at"],
+        account_key=r["account_key"],
+        item_key=r["item_key"],
     )
 
 
@@ -117,11 +130,11 @@ async def claim(conn: Conn, limit: int) -> list[QueuedLog]:
     processed again, so it need not pay for an fsync. (Accepting a webhook does wait.)
     """
     rows = await conn.fetch(
-        """WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-           SELECT l.id, l.user_id, l.payload, l.attempts, l.created_at
-           FROM plex_webhook_logs l, relaxed
-           WHERE l.status = 'pending' AND l.held_by_conflict_id IS NULL
-           ORDER BY l.id LIMIT $1 FOR UPDATE OF l SKIP LOCKED""",
+        f"""WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+            SELECT {_QUEUED}
+            FROM plex_webhook_logs l, relaxed
+            WHERE l.status = 'pending' AND l.held_by_conflict_id IS NULL
+            ORDER BY l.id LIMIT $1 FOR UPDATE OF l SKIP LOCKED""",
         limit,
     )
     return [_queued(r) for r in rows]
@@ -130,9 +143,9 @@ async def claim(conn: Conn, limit: int) -> list[QueuedLog]:
 async def claim_held(conn: Conn, conflict_id: int) -> list[QueuedLog]:
     """The scrobbles held behind a conflict, oldest first, locked for replay."""
     rows = await conn.fetch(
-        """SELECT id, user_id, payload, attempts, created_at FROM plex_webhook_logs
-           WHERE held_by_conflict_id = $1 AND status = 'pending'
-           ORDER BY id FOR UPDATE""",
+        f"""SELECT {_QUEUED} FROM plex_webhook_logs
+            WHERE held_by_conflict_id = $1 AND status = 'pending'
+            ORDER BY id FOR UPDATE""",
         conflict_id,
     )
     return [_queued(r) for r in rows]
@@ -188,7 +201,7 @@ class SettledRow:
 
 async def settle_queue(conn: Conn, limit: int, window_seconds: int) -> list[SettledRow]:
     """Claim up to `limit` queued scrobbles and settle those of mapped shows, in one call and
-    its own transaction (`plex_settle_queue` in sql/0005_settle_queue.sql)."""
+    its own transaction (`plex_settle_queue`, sql/0008_settle_in_show_order.sql)."""
     rows = await conn.fetch(
         """SELECT log_id AS id, user_id, created_at, event, show_title, season, episode,
                   settled, status, action, tvshow_id
@@ -202,9 +215,9 @@ async def settle_queue(conn: Conn, limit: int, window_seconds: int) -> list[Sett
 async def claim_one(conn: Conn, log_id: int) -> QueuedLog | None:
     """Lock one queued row by id (skipped when another worker has it or it is done)."""
     row = await conn.fetchrow(
-        """SELECT id, user_id, payload, attempts, created_at FROM plex_webhook_logs
-           WHERE id = $1 AND status = 'pending' AND held_by_conflict_id IS NULL
-           FOR UPDATE SKIP LOCKED""",
+        f"""SELECT {_QUEUED} FROM plex_webhook_logs
+            WHERE id = $1 AND status = 'pending' AND held_by_conflict_id IS NULL
+            FOR UPDATE SKIP LOCKED""",
         log_id,
     )
     return _queued(row) if row else None
@@ -233,6 +246,19 @@ async def requeue_retryable(conn: Conn, max_attempts: int, limit: int = 500) -> 
         limit,
     )
     return int(status.split()[-1])
+
+
+async def requeue_stranded(conn: Conn) -> list[tuple[int, int, int]]:
+    """Scrobbles still held behind a conflict that is already resolved go back to the queue
+    (a safety net: resolving replays what is held, and joining waits for a resolution).
+    Returns (log id, user id, conflict id) of each."""
+    rows = await conn.fetch(
+        """UPDATE plex_webhook_logs l SET held_by_conflict_id = NULL
+           FROM plex_conflicts c
+           WHERE c.id = l.held_by_conflict_id AND c.resolved AND l.status = 'pending'
+           RETURNING l.id, l.user_id, c.id AS conflict_id"""
+    )
+    return [(r["id"], r["user_id"], r["conflict_id"]) for r in rows]
 
 
 async def requeue_failed(conn: Conn, user_id: int | None = None) -> int:

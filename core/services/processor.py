@@ -57,14 +57,13 @@ class WebhookProcessor:
             return Outcome("failed", "invalid_payload", error=problem)
         return hook, hook.metadata
 
-    async def _is_first(
-        self, conn: Conn, row: QueuedLog, hook: PlexWebhook, meta: Metadata
-    ) -> bool:
+    async def _is_first(self, conn: Conn, row: QueuedLog, meta: Metadata) -> bool:
+        # The keys come from the row's columns, as in the SQL fast path: one rule for both.
         return await scrobbles.first_in_window(
             conn,
             user_id=row.user_id,
-            account_id=_account(hook),
-            item_key=_item_key(meta),
+            account_id=row.account_key,
+            item_key=row.item_key or _item_key(meta),
             seen_at=row.created_at,
             log_id=row.id,
             window_seconds=self._settings.duplicate_window_seconds,
@@ -79,7 +78,7 @@ class WebhookProcessor:
         hook, meta = parsed
         assert meta.grandparent_rating_key is not None
         assert meta.parent_index is not None and meta.index is not None
-        if not replay and not await self._is_first(conn, row, hook, meta):
+        if not replay and not await self._is_first(conn, row, meta):
             return Outcome("duplicate", "duplicate_scrobble")
         try:
             # The common case, a show already mapped, needs nothing more than its mapping: a
@@ -145,10 +144,6 @@ def _watched_at(row: QueuedLog, meta: Metadata) -> datetime:
     if meta.last_viewed_at:
         return datetime.fromtimestamp(meta.last_viewed_at, UTC)
     return row.created_at
-
-
-def _account(hook: PlexWebhook) -> str:
-    return hook.account.id if hook.account and hook.account.id is not None else "?"
 
 
 def _item_key(meta: Metadata) -> str:

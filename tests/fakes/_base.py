@@ -23,9 +23,9 @@ class Pause:
         self._go = asyncio.Event()
         self._status: int | None = None
 
-    async def reached(self, timeout: float = 10) -> None:
+    async def reached(self, within: float = 10) -> None:
         """Wait until the request is being held."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             await self.arrived.wait()
 
     def release(self, status: int | None = None) -> None:
