@@ -74,37 +74,37 @@ $$;
 
 -- Mark one episode watched and count it on its show: NULL when the tracker doesn't know the
 -- episode (then nothing is locked, so the caller may ask TMDB without holding the show),
--- else whether it was watched before. An earlier watch date is kept.
+-- else whether it was watched before. An earlier watch date is kept. One statement, locking
+-- in order: `before` joins `shown`, so the show is locked before any episode row reaches
+-- `before`'s lock; the episode lock then reads its latest version, and the count is
+-- re-applied to the show's latest version, so concurrent marks neither double-count nor lose.
 CREATE OR REPLACE FUNCTION plex_mark_episode(
     p_show_id bigint, p_season int, p_episode int, p_watched_at timestamptz
-) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-    v_id bigint;
-    v_was boolean;
-    v_runtime integer;
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM tvshow_episodes
-                   WHERE tvshow_id = p_show_id AND season = p_season AND episode = p_episode) THEN
-        RETURN NULL;
-    END IF;
-    PERFORM 1 FROM tvshows WHERE id = p_show_id FOR NO KEY UPDATE;
-    SELECT id, watched, runtime INTO v_id, v_was, v_runtime FROM tvshow_episodes
-    WHERE tvshow_id = p_show_id AND season = p_season AND episode = p_episode
-    FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    UPDATE tvshow_episodes SET watched = true,
-        date_watched = LEAST(COALESCE(date_watched, p_watched_at), p_watched_at)
-    WHERE id = v_id;
-    IF NOT v_was THEN
+) RETURNS boolean LANGUAGE sql AS $$
+    WITH shown AS (
+        SELECT t.id FROM tvshows t
+        WHERE t.id = p_show_id
+          AND EXISTS (SELECT 1 FROM tvshow_episodes e
+                      WHERE e.tvshow_id = p_show_id AND e.season = p_season
+                        AND e.episode = p_episode)
+        FOR NO KEY UPDATE),
+    before AS (
+        SELECT e.id, e.watched, e.runtime
+        FROM tvshow_episodes e JOIN shown ON e.tvshow_id = shown.id
+        WHERE e.season = p_season AND e.episode = p_episode
+        FOR UPDATE OF e),
+    marked AS (
+        UPDATE tvshow_episodes e SET watched = true,
+            date_watched = LEAST(COALESCE(e.date_watched, p_watched_at), p_watched_at)
+        FROM before WHERE e.id = before.id
+        RETURNING before.watched AS was_watched, before.runtime),
+    counted AS (
         UPDATE tvshows SET watched_episodes = watched_episodes + 1,
-            total_minutes = total_minutes + COALESCE(v_runtime, 0),
+            total_minutes = total_minutes + COALESCE((SELECT runtime FROM marked), 0),
             plex_synced = true, plex_last_sync = now(), updated_at = now()
-        WHERE id = p_show_id;
-    END IF;
-    RETURN v_was;
-END
+        WHERE id = p_show_id AND EXISTS (SELECT 1 FROM marked WHERE NOT was_watched)
+        RETURNING 1)
+    SELECT was_watched FROM marked LEFT JOIN (SELECT count(*) FROM counted) c ON true
 $$;
 
 -- The worker's batch in one call: claim up to p_limit queued scrobbles (SKIP LOCKED), settle
@@ -121,7 +121,11 @@ RETURNS TABLE (
 DECLARE
     v_ids bigint[];
     v_dups bigint[] := '{}';
-    v_was boolean;
+    v_ignored bigint[] := '{}';
+    v_done bigint[] := '{}';      -- marked, with
+    v_shows bigint[] := '{}';     -- their show and
+    v_was boolean[] := '{}';      -- whether it was watched before
+    v_mark boolean;
     r record;
 BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -138,7 +142,7 @@ BEGIN
         SELECT l.id, l.user_id, COALESCE(l.plex_account_id, '?') AS account_key,
                plex_scrobble_item(l.plex_item_key, l.plex_rating_key, l.plex_season,
                                   l.plex_episode) AS item_key,
-               l.created_at
+               l.created_at, m.sync_enabled
         FROM plex_webhook_logs l
         JOIN plex_show_mappings m
           ON m.user_id = l.user_id AND m.plex_rating_key = l.plex_rating_key
@@ -149,24 +153,10 @@ BEGIN
         IF NOT plex_first_in_window(r.user_id, r.account_key, r.item_key, r.created_at, r.id,
                                     p_window_seconds) THEN
             v_dups := v_dups || r.id;
+        ELSIF NOT r.sync_enabled THEN
+            v_ignored := v_ignored || r.id;
         END IF;
     END LOOP;
-    UPDATE plex_webhook_logs l SET status = 'duplicate', action_taken = 'duplicate_scrobble',
-        error_message = NULL, retryable = false, attempts = l.attempts + 1,
-        next_attempt_at = NULL,
-        processing_duration_ms = (EXTRACT(EPOCH FROM clock_timestamp() - l.created_at) * 1000)::int,
-        processed_at = clock_timestamp()
-    WHERE l.id = ANY (v_dups);
-    UPDATE plex_webhook_logs l SET status = 'ignored', action_taken = 'show_ignored',
-        error_message = 'this Plex show is ignored', retryable = false,
-        attempts = l.attempts + 1, next_attempt_at = NULL,
-        processing_duration_ms = (EXTRACT(EPOCH FROM clock_timestamp() - l.created_at) * 1000)::int,
-        processed_at = clock_timestamp()
-    FROM plex_show_mappings m
-    WHERE l.id = ANY (v_ids) AND NOT (l.id = ANY (v_dups))
-      AND l.plex_season IS NOT NULL AND l.plex_episode IS NOT NULL
-      AND m.user_id = l.user_id AND m.plex_rating_key = l.plex_rating_key
-      AND NOT m.sync_enabled;
 
     -- 2. The marks, in tracker-show order (the order imports lock shows in, too).
     FOR r IN
@@ -176,22 +166,36 @@ BEGIN
         FROM plex_webhook_logs l
         JOIN plex_show_mappings m
           ON m.user_id = l.user_id AND m.plex_rating_key = l.plex_rating_key
-        WHERE l.id = ANY (v_ids) AND l.status = 'pending'  -- not a duplicate, not ignored
+        WHERE l.id = ANY (v_ids) AND NOT (l.id = ANY (v_dups || v_ignored))
           AND l.plex_season IS NOT NULL AND l.plex_episode IS NOT NULL
           AND m.sync_enabled AND m.tvshow_id IS NOT NULL
         ORDER BY m.tvshow_id, l.plex_season, l.plex_episode, l.id
     LOOP
-        v_was := plex_mark_episode(r.show_id, r.plex_season, r.plex_episode, r.watched_at);
-        CONTINUE WHEN v_was IS NULL;
-        UPDATE plex_webhook_logs l SET status = 'success',
-            action_taken = CASE WHEN v_was THEN 'already_watched' ELSE 'marked_watched' END,
-            tvshow_id = r.show_id, error_message = NULL, retryable = false,
-            attempts = l.attempts + 1, next_attempt_at = NULL,
-            processing_duration_ms =
-                (EXTRACT(EPOCH FROM clock_timestamp() - l.created_at) * 1000)::int,
-            processed_at = clock_timestamp()
-        WHERE l.id = r.id;
+        v_mark := plex_mark_episode(r.show_id, r.plex_season, r.plex_episode, r.watched_at);
+        CONTINUE WHEN v_mark IS NULL;
+        v_done := v_done || r.id;
+        v_shows := v_shows || r.show_id;
+        v_was := v_was || v_mark;
     END LOOP;
+
+    -- 3. The outcomes, in one statement.
+    UPDATE plex_webhook_logs l SET status = o.status, action_taken = o.action,
+        tvshow_id = o.show_id,
+        error_message = CASE WHEN o.action = 'show_ignored' THEN 'this Plex show is ignored' END,
+        retryable = false, attempts = l.attempts + 1, next_attempt_at = NULL,
+        processing_duration_ms =
+            (EXTRACT(EPOCH FROM clock_timestamp() - l.created_at) * 1000)::int,
+        processed_at = clock_timestamp()
+    FROM (SELECT d.id, 'duplicate' AS status, 'duplicate_scrobble' AS action,
+                 NULL::bigint AS show_id
+          FROM unnest(v_dups) AS d(id)
+          UNION ALL
+          SELECT i.id, 'ignored', 'show_ignored', NULL FROM unnest(v_ignored) AS i(id)
+          UNION ALL
+          SELECT k.id, 'success',
+                 CASE WHEN k.was THEN 'already_watched' ELSE 'marked_watched' END, k.show_id
+          FROM unnest(v_done, v_shows, v_was) AS k(id, show_id, was)) o
+    WHERE l.id = o.id;
 
     RETURN QUERY
         SELECT l.id, l.user_id, l.created_at, l.event_type, l.plex_title, l.plex_season,
