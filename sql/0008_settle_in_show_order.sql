@@ -24,7 +24,8 @@
 CREATE OR REPLACE FUNCTION plex_scrobble_item(
     p_item_key text, p_show_key text, p_season int, p_episode int
 ) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT COALESCE(p_item_key, p_show_key || '/' || p_season || '/' || p_episode)
+    -- (explicit casts keep the body immutable, so the planner inlines it)
+    SELECT COALESCE(p_item_key, p_show_key || '/' || p_season::text || '/' || p_episode::text)
 $$;
 
 -- Seconds since the epoch (a JSON number or numeric string, fractions allowed) as an instant;
@@ -75,9 +76,10 @@ $$;
 -- Mark one episode watched and count it on its show: NULL when the tracker doesn't know the
 -- episode (then nothing is locked, so the caller may ask TMDB without holding the show),
 -- else whether it was watched before. An earlier watch date is kept. One statement, locking
--- in order: `before` joins `shown`, so the show is locked before any episode row reaches
--- `before`'s lock; the episode lock then reads its latest version, and the count is
--- re-applied to the show's latest version, so concurrent marks neither double-count nor lose.
+-- in order: `before` is gated on `shown` (an InitPlan, evaluated before any episode row
+-- reaches `before`'s lock), so the show is locked first; the episode lock then reads the
+-- episode's latest version and the count is re-applied to the show's latest version, so
+-- concurrent marks neither double-count nor lose one.
 CREATE OR REPLACE FUNCTION plex_mark_episode(
     p_show_id bigint, p_season int, p_episode int, p_watched_at timestamptz
 ) RETURNS boolean LANGUAGE sql AS $$
@@ -89,10 +91,10 @@ CREATE OR REPLACE FUNCTION plex_mark_episode(
                         AND e.episode = p_episode)
         FOR NO KEY UPDATE),
     before AS (
-        SELECT e.id, e.watched, e.runtime
-        FROM tvshow_episodes e JOIN shown ON e.tvshow_id = shown.id
-        WHERE e.season = p_season AND e.episode = p_episode
-        FOR UPDATE OF e),
+        SELECT e.id, e.watched, e.runtime FROM tvshow_episodes e
+        WHERE e.tvshow_id = p_show_id AND e.season = p_season AND e.episode = p_episode
+          AND EXISTS (SELECT 1 FROM shown)
+        FOR UPDATE),
     marked AS (
         UPDATE tvshow_episodes e SET watched = true,
             date_watched = LEAST(COALESCE(e.date_watched, p_watched_at), p_watched_at)
