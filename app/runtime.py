@@ -33,11 +33,12 @@ from core.services.jobs import JobService
 from core.services.library import LibraryService
 from core.services.mappings import MappingService
 from core.services.matching import Matcher
+from core.services.plex_servers import ServerLocator
 from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
-from daemon.app import create_app
+from daemon.app import create_runner
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,11 @@ async def open_services(
         plex_server = PlexServerClient(http=http, metrics=metrics)
         plextv = PlexTvClient(http=http, base_url=settings.plex_tv_base_url, metrics=metrics)
         catalog = ShowCatalog(tmdb=tmdb)
+        servers = ServerLocator(pool=pool, plextv=plextv, plex_server=plex_server, cipher=cipher)
         matcher = Matcher(
             tmdb=tmdb,
             plex_server=plex_server,
-            plextv=plextv,
-            cipher=cipher,
+            servers=servers,
             catalog=catalog,
             metrics=metrics,
         )
@@ -98,6 +99,9 @@ async def open_services(
             duplicate_window_seconds=settings.duplicate_window_seconds,
         )
         conflicts.replay_with(worker)  # resolving a conflict replays its held scrobbles
+        accounts = AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv)
+        # Secrets written before ciphertexts were bound to their row are rewritten bound.
+        await accounts.bind_stored_secrets()
         yield Services(
             settings=settings,
             pool=pool,
@@ -106,7 +110,8 @@ async def open_services(
             tmdb=tmdb,
             plex_server=plex_server,
             plextv=plextv,
-            accounts=AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv),
+            servers=servers,
+            accounts=accounts,
             library=LibraryService(pool=pool),
             catalog=catalog,
             matcher=matcher,
@@ -153,7 +158,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     health = HealthState()
     async with AsyncExitStack() as stack:
         services = await stack.enter_async_context(open_services(settings))
-        runner = web.AppRunner(create_app(services, health), access_log=None, shutdown_timeout=5)
+        runner = create_runner(services, health)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.host, settings.port)
@@ -183,11 +188,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             time.monotonic() - started,
         )
         await stop.wait()
-        # From here webhooks get 503 (behind a load balancer another process takes them;
-        # Plex itself does not retry); then, in reverse order of start:
-        # bot, scheduler (running jobs stop at a batch boundary), worker (finishes its
-        # batch), HTTP site, clients, pool, embedded database. Rows still pending are picked
-        # up at the next start (by this process or any other on the database).
+        # From here /healthz says "draining" (503) so a load balancer moves away, but
+        # webhooks are still stored (Plex does not retry: a 503 would lose a scrobble)
+        # until the HTTP site closes, which is before the pool; then, in reverse order of
+        # start: bot, scheduler (running jobs stop at a batch boundary), worker (finishes
+        # its batch), HTTP site, clients, pool, embedded database. Rows still pending are
+        # picked up at the next start (by this process or any other on the database).
         log.info("shutting down: draining")
         health.draining = True
     log.info("stopped")

@@ -14,41 +14,17 @@
 --   full path does its one check before anything else), then marks in TRACKER-SHOW order.
 -- * The batch read `payload -> 'Metadata'`, so relayed shapes (grandparentKey only, numbers
 --   as strings) fell to the slow path, and one odd `lastViewedAt` ("soon", 1.5, 1e30) failed
---   the whole batch. It now reads the columns intake normalised (plex_rating_key,
---   plex_item_key, plex_account_id, plex_season, plex_episode); lastViewedAt is still read
---   from the payload, through plex_epoch, which answers NULL (= arrival time) for anything
---   it can't use.
+--   the whole batch. It now reads only the columns intake normalised (plex_rating_key,
+--   plex_item_key, plex_account_id, plex_season, plex_episode, plex_watched_at from 0007),
+--   the values the Python full path reads (core.payload.scrobble_keys).
 
 -- The item a scrobble is about, for the duplicate window: the episode's own rating key, else
--- show key/season/episode. The Python full path reads the same expression (claim queries).
+-- show key/season/episode (intake stores it so; rows from before may lack it).
 CREATE OR REPLACE FUNCTION plex_scrobble_item(
     p_item_key text, p_show_key text, p_season int, p_episode int
 ) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     -- (explicit casts keep the body immutable, so the planner inlines it)
     SELECT COALESCE(p_item_key, p_show_key || '/' || p_season::text || '/' || p_episode::text)
-$$;
-
--- Seconds since the epoch (a JSON number or numeric string, fractions allowed) as an instant;
--- NULL for anything else or outside (0, 2^33]. plpgsql, so a literal argument is never
--- folded into a cast that fails at plan time.
-CREATE OR REPLACE FUNCTION plex_epoch(p_value jsonb) RETURNS timestamptz
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    t text;
-BEGIN
-    IF jsonb_typeof(p_value) IS DISTINCT FROM 'number'
-       AND jsonb_typeof(p_value) IS DISTINCT FROM 'string' THEN
-        RETURN NULL;
-    END IF;
-    t := btrim(p_value #>> '{}');
-    IF t !~ '^[0-9]{1,10}(\.[0-9]{1,9})?$' THEN
-        RETURN NULL;  -- checked before any cast: the cast of "soon" would raise
-    END IF;
-    IF t::numeric <= 0 OR t::numeric > 8589934592 THEN
-        RETURN NULL;
-    END IF;
-    RETURN to_timestamp(t::float8);
-END
 $$;
 
 -- Recount a show's totals from its episodes, holding the show first.
@@ -163,8 +139,7 @@ BEGIN
     -- 2. The marks, in tracker-show order (the order imports lock shows in, too).
     FOR r IN
         SELECT l.id, m.tvshow_id AS show_id, l.plex_season, l.plex_episode,
-               COALESCE(plex_epoch(l.payload -> 'Metadata' -> 'lastViewedAt'), l.created_at)
-                   AS watched_at
+               COALESCE(l.plex_watched_at, l.created_at) AS watched_at
         FROM plex_webhook_logs l
         JOIN plex_show_mappings m
           ON m.user_id = l.user_id AND m.plex_rating_key = l.plex_rating_key

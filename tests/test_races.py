@@ -14,6 +14,7 @@ import json
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -492,74 +493,52 @@ async def test_a_duplicate_arriving_while_the_first_attempt_fails_is_processed(
 
 
 # -- the fast path reads the log row's columns -----------------------------------------------
-@pytest.mark.parametrize(
-    ("viewed", "expected"),
-    [
-        ("1700000000", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
-        (1700000000.75, datetime(2023, 11, 14, 22, 13, 20, 750000, tzinfo=UTC)),
-        (1e30, None),
-        (-5, None),
-        ("soon", None),
-        ({"when": 1}, None),
-    ],
-)
-async def test_the_fast_path_settles_relayed_shapes_from_the_row_columns(
-    daemon: Daemon, viewed: object, expected: datetime | None
-) -> None:
-    """A relayed payload (grandparentKey only, numbers as strings, odd lastViewedAt) that
-    intake has normalised into the row's columns settles in the batch like any other;
-    a lastViewedAt it can't read falls back to the arrival time instead of failing."""
-    user_id, _, x, _ = await _two_libraries(daemon)
+CORPUS = Path(__file__).parent / "corpus"
+
+
+async def test_relayed_scrobbles_settle_in_the_batch(daemon: Daemon) -> None:
+    """Relayed shapes (tests/corpus: n8n relaying Tautulli with `grandparentKey` only, numbers
+    as strings, an Account with only a title) are settled by the SQL batch like Plex's own:
+    it reads the keys intake normalised into the row, not the payload."""
+    _, secret, x, _ = await _two_libraries(daemon)
     await daemon.services.worker.stop()
-    payload = {
-        "event": "media.scrobble",
-        "Account": {"title": "alice"},
-        "Metadata": {
-            "type": "episode",
-            "grandparentKey": "/library/metadata/100",
-            "grandparentTitle": "Show X",
-            "parentIndex": "1",
-            "index": "3",
-            "lastViewedAt": viewed,
-        },
-    }
+    relay = json.loads((CORPUS / "n8n-tautulli-relay-grandparentkey-only.json").read_text())
+    relay["Metadata"].update(grandparentTitle="Show X", grandparentKey="/library/metadata/100")
+    relay["Metadata"].update(parentIndex="1", index="3", lastViewedAt="1700000000")
+    stringly = json.loads(json.dumps(relay))
+    stringly["Metadata"].update(index="4", lastViewedAt="")
+    ids = [await post_id(daemon, p, secret) for p in (relay, stringly)]
     async with daemon.services.pool.acquire() as conn:
-        (log_id,) = await webhook_logs.insert_many(
-            conn,
-            [
-                NewLog(
-                    user_id=user_id,
-                    event_type="media.scrobble",
-                    status="pending",
-                    payload_json=json.dumps(payload),
-                    plex_rating_key="100",
-                    plex_title="Show X",
-                    plex_season=1,
-                    plex_episode=3,
-                )
-            ],
-        )
         rows = await webhook_logs.settle_queue(conn, 16, WINDOW)
-        created = await conn.fetchval(
-            "SELECT created_at FROM plex_webhook_logs WHERE id = $1", log_id
-        )
-        when = await conn.fetchval(
-            """SELECT date_watched FROM tvshow_episodes
-               WHERE tvshow_id = $1 AND season = 1 AND episode = 3""",
+        dates = await conn.fetch(
+            """SELECT e.episode, e.date_watched, l.created_at
+               FROM tvshow_episodes e JOIN plex_webhook_logs l ON l.id = ANY ($2)
+                 AND l.plex_episode = e.episode
+               WHERE e.tvshow_id = $1 AND e.season = 1 ORDER BY e.episode""",
             x,
+            ids,
         )
     assert [(r.id, r.settled, r.status, r.action, r.tvshow_id) for r in rows] == [
-        (log_id, True, "success", "marked_watched", x)
+        (i, True, "success", "marked_watched", x) for i in ids
     ]
-    assert when == (expected or created)
+    assert [(d["episode"], d["date_watched"]) for d in dates] == [
+        (3, datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+        (4, dates[1]["created_at"]),  # no usable lastViewedAt: when it arrived
+    ]
 
 
 async def test_a_batch_never_fails_on_a_payload_it_does_not_read(daemon: Daemon) -> None:
-    """Whatever the payload holds, the batch decides from the columns: a row with odd
-    payload values next to a normal one, both settled in one call."""
+    """Whatever the stored payload holds (values the old batch cast and failed on: "x" as a
+    season, 1e30 or "soon" as lastViewedAt), the batch decides from the columns: every row
+    of the call settles, and the watch date is plex_watched_at, else the arrival time."""
     user_id, _, x, y = await _two_libraries(daemon)
     await daemon.services.worker.stop()
-    odd = {"event": "media.scrobble", "Metadata": {"parentIndex": "x", "index": 1.5e300}}
+    odd = {
+        "event": "media.scrobble",
+        "Metadata": {"parentIndex": "x", "index": 1.5e300, "lastViewedAt": "soon"},
+    }
+    huge = {"event": "media.scrobble", "Metadata": {"lastViewedAt": 1e30}}
+    seen = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     async with daemon.services.pool.acquire() as conn:
         ids = await webhook_logs.insert_many(
             conn,
@@ -575,15 +554,26 @@ async def test_a_batch_never_fails_on_a_payload_it_does_not_read(daemon: Daemon)
                     plex_title=title,
                     plex_season=1,
                     plex_episode=2,
+                    plex_watched_at=when,
                 )
-                for p, key, item, title in (
-                    (odd, "100", None, "Show X"),
-                    (scrobble(), "200", "9002", "Show Y"),
+                for p, key, item, title, when in (
+                    (odd, "100", "9001", "Show X", seen),
+                    (huge, "200", "9002", "Show Y", None),
                 )
             ],
         )
         rows = await webhook_logs.settle_queue(conn, 16, WINDOW)
+        dates = await conn.fetch(
+            """SELECT e.tvshow_id, e.date_watched FROM tvshow_episodes e
+               WHERE e.tvshow_id = ANY ($1) AND e.season = 1 AND e.episode = 2
+               ORDER BY e.tvshow_id""",
+            [x, y],
+        )
+        created = await conn.fetchval(
+            "SELECT created_at FROM plex_webhook_logs WHERE id = $1", ids[1]
+        )
     assert [(r.id, r.settled, r.status, r.tvshow_id) for r in rows] == [
         (ids[0], True, "success", x),
         (ids[1], True, "success", y),
     ]
+    assert [(d["tvshow_id"], d["date_watched"]) for d in dates] == [(x, seen), (y, created)]

@@ -27,6 +27,7 @@ class NewLog:
     plex_episode: int | None = None
     error_message: str | None = None
     processing_duration_ms: int | None = None
+    plex_watched_at: datetime | None = None  # None: when it arrived (created_at)
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,6 @@ class QueuedLog:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
-    # Who watched what, from the columns intake normalised: the duplicate window's key, the
-    # same for the SQL fast path (sql/0008_settle_in_show_order.sql) and the full path.
-    account_key: str = "?"
-    item_key: str | None = None
-
-
-# The queue's columns; the keys by the rule plex_settle_queue uses.
-_QUEUED = """id, user_id, payload, attempts, created_at,
-             COALESCE(plex_account_id, '?') AS account_key,
-             plex_scrobble_item(plex_item_key, plex_rating_key, plex_season, plex_episode)
-                 AS item_key"""
 
 
 @dataclass(frozen=True)
@@ -76,13 +66,14 @@ async def insert_many(conn: Conn, logs: list[NewLog]) -> list[int]:
     rows = await conn.fetch(
         """INSERT INTO plex_webhook_logs (user_id, event_type, status, action_taken, payload,
                raw_body, plex_account_id, plex_rating_key, plex_item_key, plex_title,
-               plex_season, plex_episode, error_message, processing_duration_ms, processed_at)
-           SELECT u, e, s, a, p::jsonb, rb, acc, rk, ik, t, sn, ep, err, ms,
+               plex_season, plex_episode, error_message, processing_duration_ms, plex_watched_at,
+               processed_at)
+           SELECT u, e, s, a, p::jsonb, rb, acc, rk, ik, t, sn, ep, err, ms, wa,
                   CASE WHEN s <> 'pending' THEN now() END
            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                        $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::int[],
-                       $13::text[], $14::int[])
-                WITH ORDINALITY AS x(u, e, s, a, p, rb, acc, rk, ik, t, sn, ep, err, ms, ord)
+                       $13::text[], $14::int[], $15::timestamptz[])
+                WITH ORDINALITY AS x(u, e, s, a, p, rb, acc, rk, ik, t, sn, ep, err, ms, wa, ord)
            ORDER BY ord
            RETURNING id""",
         *(list(c) for c in columns),
@@ -106,6 +97,7 @@ def _values(log: NewLog) -> tuple[object, ...]:
         log.plex_episode,
         log.error_message,
         log.processing_duration_ms,
+        log.plex_watched_at,
     )
 
 
@@ -116,8 +108,6 @@ def _queued(r: asyncpg.Record) -> QueuedLog:
         payload=r["payload"],
         attempts=r["attempts"],
         created_at=r["created_at"],
-        account_key=r["account_key"],
-        item_key=r["item_key"],
     )
 
 
@@ -130,11 +120,11 @@ async def claim(conn: Conn, limit: int) -> list[QueuedLog]:
     processed again, so it need not pay for an fsync. (Accepting a webhook does wait.)
     """
     rows = await conn.fetch(
-        f"""WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-            SELECT {_QUEUED}
-            FROM plex_webhook_logs l, relaxed
-            WHERE l.status = 'pending' AND l.held_by_conflict_id IS NULL
-            ORDER BY l.id LIMIT $1 FOR UPDATE OF l SKIP LOCKED""",
+        """WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+           SELECT l.id, l.user_id, l.payload, l.attempts, l.created_at
+           FROM plex_webhook_logs l, relaxed
+           WHERE l.status = 'pending' AND l.held_by_conflict_id IS NULL
+           ORDER BY l.id LIMIT $1 FOR UPDATE OF l SKIP LOCKED""",
         limit,
     )
     return [_queued(r) for r in rows]
@@ -143,9 +133,9 @@ async def claim(conn: Conn, limit: int) -> list[QueuedLog]:
 async def claim_held(conn: Conn, conflict_id: int) -> list[QueuedLog]:
     """The scrobbles held behind a conflict, oldest first, locked for replay."""
     rows = await conn.fetch(
-        f"""SELECT {_QUEUED} FROM plex_webhook_logs
-            WHERE held_by_conflict_id = $1 AND status = 'pending'
-            ORDER BY id FOR UPDATE""",
+        """SELECT id, user_id, payload, attempts, created_at FROM plex_webhook_logs
+           WHERE held_by_conflict_id = $1 AND status = 'pending'
+           ORDER BY id FOR UPDATE""",
         conflict_id,
     )
     return [_queued(r) for r in rows]
@@ -215,9 +205,9 @@ async def settle_queue(conn: Conn, limit: int, window_seconds: int) -> list[Sett
 async def claim_one(conn: Conn, log_id: int) -> QueuedLog | None:
     """Lock one queued row by id (skipped when another worker has it or it is done)."""
     row = await conn.fetchrow(
-        f"""SELECT {_QUEUED} FROM plex_webhook_logs
-            WHERE id = $1 AND status = 'pending' AND held_by_conflict_id IS NULL
-            FOR UPDATE SKIP LOCKED""",
+        """SELECT id, user_id, payload, attempts, created_at FROM plex_webhook_logs
+           WHERE id = $1 AND status = 'pending' AND held_by_conflict_id IS NULL
+           FOR UPDATE SKIP LOCKED""",
         log_id,
     )
     return _queued(row) if row else None
