@@ -33,6 +33,7 @@ from core.services.jobs import JobService
 from core.services.library import LibraryService
 from core.services.mappings import MappingService
 from core.services.matching import Matcher
+from core.services.plex_servers import ServerLocator
 from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
@@ -70,11 +71,11 @@ async def open_services(
         plex_server = PlexServerClient(http=http, metrics=metrics)
         plextv = PlexTvClient(http=http, base_url=settings.plex_tv_base_url, metrics=metrics)
         catalog = ShowCatalog(tmdb=tmdb)
+        servers = ServerLocator(pool=pool, plextv=plextv, plex_server=plex_server, cipher=cipher)
         matcher = Matcher(
             tmdb=tmdb,
             plex_server=plex_server,
-            plextv=plextv,
-            cipher=cipher,
+            servers=servers,
             catalog=catalog,
             metrics=metrics,
         )
@@ -99,6 +100,9 @@ async def open_services(
             duplicate_window_seconds=settings.duplicate_window_seconds,
         )
         conflicts.replay_with(worker)  # resolving a conflict replays its held scrobbles
+        accounts = AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv)
+        # Secrets written before ciphertexts were bound to their row are rewritten bound.
+        await accounts.bind_stored_secrets()
         yield Services(
             settings=settings,
             pool=pool,
@@ -107,7 +111,8 @@ async def open_services(
             tmdb=tmdb,
             plex_server=plex_server,
             plextv=plextv,
-            accounts=AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv),
+            servers=servers,
+            accounts=accounts,
             library=LibraryService(pool=pool),
             catalog=catalog,
             matcher=matcher,

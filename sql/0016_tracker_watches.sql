@@ -33,11 +33,11 @@ CREATE TRIGGER tvshow_episodes_watch_source_insert
 -- episode ("up to here": earlier seasons too, specials only when season 0 is named).
 -- Marking a season or a range skips episodes that have not aired yet.
 --
--- The show's totals are recounted from the rows, under the same locks as the webhook path
--- (plex_mark_episode in 0004): episode rows first, in (season, episode) order, then the
--- show row. The recount is a statement of its own taken after the show row is locked, so
--- it sees every watch committed before it; a scrobble still waiting for the show row adds
--- its +1 to the recounted value afterwards. Totals therefore always equal the watched rows.
+-- Locks in the order every writer of watched state follows (0008): the show row first, then
+-- its episodes in (season, episode) order; so it never deadlocks with the webhook path, an
+-- import or a refresh. The totals are then recounted from the rows by plex_recount_show (a
+-- statement taken while the show is held: no mark is in flight and every earlier one is
+-- committed), so they always equal the watched rows.
 -- Returns how many episodes the scope names and how many of them changed.
 CREATE FUNCTION tracker_set_watched(
     p_show_id bigint, p_scope text, p_season int, p_episode int, p_watched boolean,
@@ -49,6 +49,7 @@ BEGIN
         RAISE EXCEPTION 'unknown scope %', p_scope USING ERRCODE = '22023';
     END IF;
     PERFORM set_config('plex_tracker.watch_source', p_source, true);
+    PERFORM 1 FROM tvshows WHERE id = p_show_id FOR NO KEY UPDATE;
     WITH picked AS (
         SELECT id, watched FROM tvshow_episodes e
         WHERE e.tvshow_id = p_show_id
@@ -71,14 +72,7 @@ BEGIN
     SELECT (SELECT count(*) FROM picked), (SELECT count(*) FROM flipped)
     INTO targeted, changed;
     IF changed > 0 THEN
-        PERFORM 1 FROM tvshows WHERE id = p_show_id FOR UPDATE;
-        UPDATE tvshows t SET
-            watched_episodes = (SELECT count(*) FROM tvshow_episodes
-                                WHERE tvshow_id = p_show_id AND watched),
-            total_minutes = (SELECT COALESCE(sum(runtime), 0) FROM tvshow_episodes
-                             WHERE tvshow_id = p_show_id AND watched),
-            updated_at = now()
-        WHERE t.id = p_show_id;
+        PERFORM plex_recount_show(p_show_id);
     END IF;
 END
 $$;

@@ -156,7 +156,7 @@ async def test_manual_mark_recount_sees_a_scrobble_committed_while_it_waited(
 ) -> None:
     """The unlucky interleaving, forced: a scrobble has marked an episode and holds the show
     row when the manual mark arrives. The recount must run after that scrobble commits and
-    see its watch (a recount in the same statement as the wait would miss it and store one
+    see its watch (a recount whose snapshot predates the wait would miss it and store one
     episode too few)."""
     add_severance(daemon)
     user_id, _ = await daemon.connect()
@@ -178,6 +178,36 @@ async def test_manual_mark_recount_sees_a_scrobble_committed_while_it_waited(
     assert result.changed == 1
     assert await totals_match_rows(daemon, show.id) == (2, 110)
     assert result.detail.show.watched == 2
+
+
+async def test_manual_mark_takes_the_show_first_like_every_writer(
+    daemon: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scrobble holds the show (and its episode) and goes on to mark S01E02 while a manual
+    mark of S01E02 waits. Locking S01E02 before the show (as this function once did) makes
+    the two wait for each other: PostgreSQL aborts one (a deadlock). Show first, never."""
+    add_severance(daemon)
+    user_id, _ = await daemon.connect()
+    tracker = daemon.services.tracker
+    show = (await tracker.add_show(user_id, SEVERANCE)).detail.show
+    scrobbler = await asyncpg.connect(daemon.dsn)
+    try:
+        webhook = scrobbler.transaction()
+        await webhook.start()
+        await scrobbler.fetchval("SELECT plex_mark_episode($1, 1, 1, now())", show.id)
+        manual = asyncio.create_task(tracker.mark(user_id, show.id, season=1, episode=2))
+        await _wait_until_blocked(daemon, "SELECT targeted, changed FROM tracker_set_watched")
+        # The scrobble's next mark must not find S01E02 held by the waiting manual mark.
+        assert (
+            await scrobbler.fetchval("SELECT plex_mark_episode($1, 1, 2, now())", show.id) is False
+        )
+        await webhook.commit()
+        result = await manual
+    finally:
+        await scrobbler.close()
+    assert "deadlock" not in caplog.text
+    assert (result.targeted, result.changed) == (1, 0)  # the scrobble marked it first
+    assert await totals_match_rows(daemon, show.id) == (2, 110)
 
 
 async def test_totals_equal_watched_rows_under_concurrent_webhook_and_manual_marks(

@@ -30,6 +30,17 @@ class Rendered:
     files: list[discord.File] = field(default_factory=list)
 
 
+async def build(
+    conn: Conn, services: Services, note: Notification
+) -> tuple[discord.Embed, discord.ui.View | None, str, list[discord.File]] | None:
+    """What the notifier sends for a tracker notification: embed, buttons, what it is (for
+    the logs) and files; None when there is nothing to say any more."""
+    rendered = await render(conn, services, note)
+    if rendered is None:
+        return None
+    return rendered.embed, rendered.view, f"{note.kind} {note.ref_id}", rendered.files
+
+
 async def render(conn: Conn, services: Services, note: Notification) -> Rendered | None:
     if note.kind == tv_notices.NEW_EPISODE:
         return await _new_episode(conn, services, note.ref_id)

@@ -345,9 +345,8 @@ class TrackerService:
     async def _set(
         self, show_id: int, scope: Scope, season: int, episode: int, watched: bool
     ) -> tv_marks.SetResult:
-        # A batch of scrobbles of the same show can hold the show row while it waits for an
-        # episode row this call has locked; PostgreSQL then aborts one of the two. The
-        # worker replays its batch singly; here, try again.
+        # Every writer locks the show row before its episodes (sql/0008), so this should
+        # never deadlock; if a writer ever doesn't, PostgreSQL aborts one side: try again.
         for attempt in range(1, DEADLOCK_RETRIES + 1):
             try:
                 async with self._pool.acquire() as conn, conn.transaction():

@@ -108,6 +108,7 @@ class FakePlexServer(FakeServer):
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_get("/library/metadata/{rating_key}", self._metadata)
+        app.router.add_get("/identity", self._identity)
 
     def _error_response(self, status: int) -> web.Response:
         titles = {
@@ -128,6 +129,18 @@ class FakePlexServer(FakeServer):
             "mediaTagPrefix": "/system/bundle/media/flags/",
             "mediaTagVersion": 1700000000,
         }
+
+    async def _identity(self, request: web.Request) -> web.Response:
+        """Like Plex: no token needed; says which server this is."""
+        if self.down:
+            return self._error_response(503)
+        attrs = {"size": 0, "claimed": True, "machineIdentifier": self.machine_identifier}
+        attrs["version"] = "1.40.0.7998-c29d4c0c8"
+        if "application/json" in request.headers.get("Accept", ""):
+            return web.json_response({"MediaContainer": attrs})
+        root = ET.Element("MediaContainer", {k: _xml_attr(v) for k, v in attrs.items()})
+        xml = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+        return web.Response(text=xml, content_type="text/xml", charset="utf-8")
 
     async def _metadata(self, request: web.Request) -> web.Response:
         if self.down:
@@ -155,3 +168,7 @@ class FakePlexServer(FakeServer):
         for g in guid_list:
             ET.SubElement(node, "Guid", {"id": g["id"]})
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def _xml_attr(value: object) -> str:
+    return "1" if value is True else "0" if value is False else str(value)
