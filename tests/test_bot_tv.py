@@ -359,7 +359,7 @@ async def test_notify_settings(daemon: Daemon, fake_discord: FakeDiscord) -> Non
         both = await fake.invoke_slash(ALICE, "tv", "notify", {"state": "off", "recap": "on"})
         text = said("/tv notify state:off recap:on", await answer(fake, both))
         assert "Notifications saved" in text and "New episodes: off" in text
-        assert "Weekly recap: on: Mondays, to your DMs" in text
+        assert "Weekly recap: on: after each week (Mondays, UTC), to your DMs" in text
         one = await fake.invoke_slash(
             ALICE, "tv", "notify", {"show": f"id:{show.id}", "state": "off"}
         )

@@ -332,7 +332,7 @@ def notify_embed(
     )
     embed.add_field(
         name="Weekly recap",
-        value=f"on: Mondays, to {where}" if prefs.weekly_recap else "off",
+        value=f"on: after each week (Mondays, UTC), to {where}" if prefs.weekly_recap else "off",
         inline=False,
     )
     if muted:
