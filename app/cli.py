@@ -12,7 +12,15 @@ import asyncio
 import os
 import sys
 
-from app import cli_conflicts, cli_doctor, cli_logs, cli_setup, cli_shows, cli_status
+from app import (
+    cli_conflicts,
+    cli_doctor,
+    cli_logs,
+    cli_setup,
+    cli_shows,
+    cli_status,
+    cli_tv,
+)
 from app.cli_common import Command, database_problem
 from app.runtime import configure_logging, open_services, run
 from core.crypto import CryptoError, generate_key
@@ -21,7 +29,7 @@ from core.db.migrations import MigrationsMissing
 from core.errors import DomainError
 from core.settings import Settings, SettingsError, load_settings
 
-MODULES = (cli_setup, cli_shows, cli_status, cli_logs, cli_conflicts)
+MODULES = (cli_setup, cli_shows, cli_status, cli_logs, cli_conflicts, cli_tv)
 
 COMMANDS: dict[str, Command] = {
     name: command for module in MODULES for name, command in module.COMMANDS.items()

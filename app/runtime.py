@@ -43,6 +43,7 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
+from core.tracker.service import TrackerService
 from core.webhook_address import loopback_warning
 from daemon.app import create_runner
 
@@ -149,6 +150,7 @@ async def open_services(
                 wake=intake.queued,
             ),
             api_tokens=ApiTokenService(pool=pool),
+            tracker=TrackerService(pool=pool, tmdb=tmdb, catalog=catalog),
         )
 
 

@@ -23,6 +23,7 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
+from core.tracker.service import TrackerService
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,4 @@ class Services:
     worker: QueueWorker
     jobs: JobService
     api_tokens: ApiTokenService
+    tracker: TrackerService

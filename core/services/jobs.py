@@ -19,6 +19,7 @@ from core.db.pool import Conn, Pool
 from core.metrics import Metrics
 from core.services.shows import ShowCatalog
 from core.settings import Settings
+from core.tracker import notices
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class JobService:
         return {
             "prune": self._prune_job,
             "retry": self.retry,
-            "refresh_airing": self.refresh_airing,
+            "refresh_airing": self._refresh_then_notify,
         }
 
     async def _run_locked(
@@ -215,7 +216,8 @@ class JobService:
 
     async def retry(self, conn: Conn) -> tuple[str, str]:
         """Failed rows whose backoff has passed go back to the queue; rows out of attempts
-        stay failed with the reason and the owner is told (a `failure` notification)."""
+        stay failed with the reason and the owner is told (a `failure` notification). And a
+        safety net: scrobbles still held behind a resolved conflict are re-queued too."""
         max_attempts = self._settings.retry_max_attempts
         async with conn.transaction():
             exhausted = await webhook_logs.give_up_exhausted(conn, max_attempts)
@@ -231,9 +233,22 @@ class JobService:
             requeued += n
             if n < RETRY_BATCH:
                 break
-        if requeued:
+        stranded = await webhook_logs.requeue_stranded(conn)
+        for log_id, user_id, conflict_id in stranded:
+            log.warning(
+                "webhook %d user=%d: was still held behind resolved conflict %d; re-queued",
+                log_id,
+                user_id,
+                conflict_id,
+            )
+        if stranded:
+            self._metrics.held_requeued.inc(len(stranded))
+        if requeued or stranded:
             self._wake.set()  # this process's worker picks them up now, others within a poll
-        return "ok", f"requeued {requeued}, gave up on {len(exhausted)}"
+        detail = f"requeued {requeued}, gave up on {len(exhausted)}"
+        if stranded:
+            detail += f", {len(stranded)} found held behind resolved conflicts"
+        return "ok", detail
 
     # -- refresh airing shows ----------------------------------------------------------------
 
@@ -263,6 +278,15 @@ class JobService:
             added += max(total - show.total_episodes, 0)
         detail = f"refreshed {refreshed} airing shows, {added} new episodes, {failed} failed"
         return ("partial" if failed else "ok"), detail
+
+    async def _refresh_then_notify(self, conn: Conn) -> tuple[str, str]:
+        """New episode lists first, then the tracker's notices about what aired
+        (core/tracker/notices.py: new episodes, weekly recaps; once across processes)."""
+        outcome, detail = await self.refresh_airing(conn)
+        queued = await notices.queue_due(conn, datetime.now(UTC))
+        if queued.new_episodes or queued.recaps:
+            detail = f"{detail}; {queued.summary()}"
+        return outcome, detail
 
     # -- gauges ------------------------------------------------------------------------------
 
