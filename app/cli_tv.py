@@ -19,13 +19,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     tv = sub.add_parser("tv", help="the tracker: up next, mark, history, add (like /tv)")
     tv_sub = tv.add_subparsers(dest="tv_command", required=True)
     up = tv_sub.add_parser("upnext", help="the next episode of every show in progress")
-    up.add_argument("--user", required=True)
+    up.add_argument("--user", required=True, help="whose tracker")
     for name, help_text in (("mark", "mark watched by hand"), ("unmark", "mark unwatched")):
         m = tv_sub.add_parser(name, help=help_text)
-        m.add_argument("--user", required=True)
+        m.add_argument("--user", required=True, help="whose tracker")
         m.add_argument("--show", required=True, help="the show's id (shows list) or title")
-        m.add_argument("--season", type=int)
-        m.add_argument("--episode", type=int)
+        m.add_argument("--season", type=int, help="the season number")
+        m.add_argument("--episode", type=int, help="the episode number within the season")
         m.add_argument(
             "--scope",
             choices=("episode", "season", "up_to"),
@@ -33,10 +33,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             help="one episode, the whole season, or everything up to --season/--episode",
         )
     hist = tv_sub.add_parser("history", help="what was watched, newest first, and from where")
-    hist.add_argument("--user", required=True)
-    hist.add_argument("--days", type=int, default=7)
+    hist.add_argument("--user", required=True, help="whose tracker")
+    hist.add_argument("--days", type=int, default=7, help="how far back, in days (default 7)")
     add = tv_sub.add_parser("add", help="add a show from TMDB with every season's episodes")
-    add.add_argument("--user", required=True)
+    add.add_argument("--user", required=True, help="whose tracker")
     add.add_argument("--tmdb", type=int, required=True, help="the show's TMDB id")
 
 
