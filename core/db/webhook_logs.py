@@ -291,3 +291,24 @@ async def give_up_exhausted(conn: Conn, max_attempts: int) -> list[tuple[int, in
         max_attempts,
     )
     return [(r["id"], r["user_id"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class ScrobbledItem:
+    item_key: str | None  # the episode's rating key
+    server_uuid: str | None
+    watched_at: datetime  # Plex's lastViewedAt, else when the webhook arrived
+
+
+async def scrobbled_item(conn: Conn, log_id: int) -> ScrobbledItem | None:
+    """Which Plex item a processed scrobble was, on which server, watched when (the
+    multi-episode follow-up reads the item's file from the server)."""
+    row = await conn.fetchrow(
+        """SELECT plex_item_key AS item_key, payload -> 'Server' ->> 'uuid' AS server_uuid,
+                  COALESCE(to_timestamp(NULLIF(
+                      (payload -> 'Metadata' ->> 'lastViewedAt')::bigint, 0)), created_at)
+                      AS watched_at
+           FROM plex_webhook_logs WHERE id = $1""",
+        log_id,
+    )
+    return ScrobbledItem(**dict(row)) if row else None

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from core.clients.errors import UpstreamError
 from core.db import conflicts, job_runs, outbox, retention, tvshows, webhook_logs
@@ -19,6 +20,9 @@ from core.db.pool import Conn, Pool
 from core.metrics import Metrics
 from core.services.shows import ShowCatalog
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.history.service import HistorySync
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ def process_name() -> str:
 class JobService:
     # Jobs recorded in job_runs and run once per tick across processes. `metrics` is not
     # among them: each process refreshes its own gauges.
-    SHARED = ("prune", "retry", "refresh_airing")
+    SHARED = ("prune", "retry", "refresh_airing", "sync")
 
     def __init__(
         self,
@@ -75,8 +79,10 @@ class JobService:
         catalog: ShowCatalog,
         tmdb_configured: bool,
         wake: asyncio.Event,
+        history: HistorySync | None = None,
     ) -> None:
         self._pool = pool
+        self._history = history
         self._metrics = metrics
         self._settings = settings
         self._catalog = catalog
@@ -110,6 +116,7 @@ class JobService:
             "prune": self._prune_job,
             "retry": self.retry,
             "refresh_airing": self.refresh_airing,
+            "sync": self._sync,
         }
 
     async def _run_locked(
@@ -263,6 +270,14 @@ class JobService:
             added += max(total - show.total_episodes, 0)
         detail = f"refreshed {refreshed} airing shows, {added} new episodes, {failed} failed"
         return ("partial" if failed else "ok"), detail
+
+    # -- history sync ------------------------------------------------------------------------
+
+    async def _sync(self, conn: Conn) -> tuple[str, str]:
+        """Every connected user's Plex history since the last run (core/history)."""
+        if self._history is None:
+            return "ok", "history sync is not set up in this process"
+        return await self._history.sync_all(self._stopping)
 
     # -- gauges ------------------------------------------------------------------------------
 
