@@ -1,0 +1,237 @@
+"""Plex watch history sync end to end: the real services against real PostgreSQL and the
+fake Plex Media Server over loopback HTTP (its library, accounts and history as PMS serves
+them). Nothing of ours is mocked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.db import sync_state
+from core.history.plan import GONE_UNMAPPED, NOT_EPISODE, SECTION_EXCLUDED
+from core.history.service import summary
+from tests.fakes.plex_server import OWNER_ID
+from tests.harness import Daemon
+from tests.history_support import (
+    DAY,
+    T0,
+    PlexShowFixture,
+    history_requests,
+    leaves_requests,
+    plex_show,
+    totals_consistent,
+    tracker_show,
+    watch_dates,
+    watched,
+)
+
+BOB = 24680
+
+
+async def office_and_severance(
+    daemon: Daemon, user_id: int
+) -> tuple[PlexShowFixture, PlexShowFixture]:
+    await daemon.import_shows(
+        user_id,
+        [
+            tracker_show("The Office", 2005, 2316, {1: 6, 2: 4}),
+            tracker_show("Severance", 2022, None, {1: 9}, tvdb_id=371980),
+        ],
+    )
+    office = plex_show(daemon.plex_server, 100, "The Office", 2005, {1: 6, 2: 4}, tmdb_id=2316)
+    # A legacy-agent show: its ids are in its own guid, not in a Guid list.
+    severance = plex_show(
+        daemon.plex_server,
+        200,
+        "Severance",
+        2022,
+        {1: 9},
+        guid="com.plexapp.agents.thetvdb://371980?lang=en",
+        guids=[],
+    )
+    return office, severance
+
+
+async def test_backfill_marks_history_and_library_state_then_a_second_run_changes_nothing(
+    daemon: Daemon,
+) -> None:
+    user_id, _ = await daemon.connect("alice")
+    office, severance = await office_and_severance(daemon, user_id)
+    plex = daemon.plex_server
+    # Watched twice: the first play's date is the one kept.
+    plex.watch(office.ep(1, 1).rating_key, viewed_at=T0)
+    plex.watch(office.ep(1, 1).rating_key, viewed_at=T0 + 50 * DAY)
+    plex.watch(office.ep(1, 2).rating_key, viewed_at=T0 + DAY)
+    # "Mark as played" leaves no history row: only the library state has it.
+    plex.mark_played(office.ep(2, 4).rating_key, T0 + 2 * DAY)
+    plex.watch(severance.ep(1, 1).rating_key, viewed_at=T0 + 3 * DAY)
+    plex.watch_movie("Blade Runner 2049", viewed_at=T0 + 4 * DAY)
+
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.state == "succeeded", run
+    assert (run.episodes_marked, run.already_watched, run.shows_seen) == (4, 0, 2), summary(run)
+    assert run.skipped == {NOT_EPISODE: 1}
+    assert run.server_id == plex.machine_identifier
+    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 2), (2, 4)]
+    assert await watched(daemon, user_id, "Severance") == [(1, 1)]
+    dates = await watch_dates(daemon, user_id, "The Office")
+    assert dates == {(1, 1): T0, (1, 2): T0 + DAY, (2, 4): T0 + 2 * DAY}
+    assert await totals_consistent(daemon, user_id) == []
+    methods = await daemon.fetch(
+        "SELECT plex_rating_key, match_method FROM plex_show_mappings ORDER BY 1"
+    )
+    assert [(m["plex_rating_key"], m["match_method"]) for m in methods] == [
+        ("100", "tmdb_id"),
+        ("200", "tvdb_id"),
+    ]
+
+    plex.requests.clear()
+    again = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert again is not None and again.state == "succeeded"
+    assert (again.episodes_marked, again.shows_added, again.conflicts_raised) == (0, 0, 0)
+    # Nothing moved: the shows listing and one history page say so; no episode list is read.
+    assert leaves_requests(plex) == []
+    paths = sorted(r.path for r in plex.requests)
+    assert paths == sorted(
+        [
+            "/identity",
+            "/accounts",
+            "/library/sections",
+            "/library/sections/2/all",
+            "/status/sessions/history/all",
+        ]
+    )
+    assert await totals_consistent(daemon, user_id) == []
+
+
+async def test_the_scheduled_reconcile_lands_a_play_whose_webhook_was_lost(
+    daemon: Daemon,
+) -> None:
+    user_id, _ = await daemon.connect("alice")
+    office, _ = await office_and_severance(daemon, user_id)
+    plex = daemon.plex_server
+    plex.watch(office.ep(1, 1).rating_key, viewed_at=T0)
+    first = await daemon.services.jobs.run("sync")
+    assert first.outcome == "ok" and "1 synced" in first.detail, first
+    # Watched while plex-tracker was down: Plex never retries the webhook.
+    now = int(datetime.now(UTC).timestamp())
+    plex.watch(office.ep(1, 3).rating_key, viewed_at=now - 60)
+    plex.requests.clear()
+    second = await daemon.services.jobs.run("sync")
+    assert second.outcome == "ok" and "1 episodes marked" in second.detail, second
+    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 3)]
+    # Incremental: only plays from the watermark (minus the overlap) were asked for.
+    (history,) = history_requests(plex)
+    assert int(history.query["viewedAt>"]) == T0 - 5 * 60
+    assert len(leaves_requests(plex)) == 1  # the one show whose lastViewedAt moved
+
+
+async def test_shared_accounts_count_only_when_followed(daemon: Daemon) -> None:
+    user_id, _ = await daemon.connect("alice")
+    office, _ = await office_and_severance(daemon, user_id)
+    plex = daemon.plex_server
+    plex.add_account(BOB, "bob")
+    plex.watch(office.ep(1, 5).rating_key, account_id=BOB, viewed_at=T0)
+    plex.watch(office.ep(1, 1).rating_key, viewed_at=T0)
+
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.state == "succeeded"
+    assert await watched(daemon, user_id, "The Office") == [(1, 1)]
+    # No request asked for bob's plays at all.
+    assert {r.query.get("accountID") for r in history_requests(plex)} == {str(OWNER_ID)}
+
+    await daemon.services.accounts.update_settings(user_id, followed_accounts=["1", "bob"])
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.state == "succeeded" and run.episodes_marked == 1
+    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 5)]
+
+
+async def test_deleted_media_movies_and_excluded_sections(daemon: Daemon) -> None:
+    user_id, _ = await daemon.connect("alice")
+    office, _ = await office_and_severance(daemon, user_id)
+    plex = daemon.plex_server
+    plex.watch(office.ep(1, 1).rating_key, viewed_at=T0)
+    await daemon.services.history.run_now(user_id, trigger="cli")  # maps The Office
+
+    # Gone from Plex since: the play keeps only the show's title and the numbers.
+    plex.watch(office.ep(1, 6).rating_key, viewed_at=T0 + DAY)
+    plex.delete_episode(office.ep(1, 6).rating_key)
+    lost = plex_show(plex, 300, "Lost", 2004, {1: 3})
+    plex.watch(lost.ep(1, 2).rating_key, viewed_at=T0 + DAY)
+    plex.delete_show(300)
+    kids = plex.add_section(7, "show", "Kids TV")
+    bluey = plex_show(plex, 400, "Bluey", 2018, {1: 2}, section_id=kids.key)
+    plex.watch(bluey.ep(1, 1).rating_key, viewed_at=T0 + DAY)
+    await daemon.services.history.set_excluded_sections(user_id, ["kids tv"])
+
+    run = await daemon.services.history.run_now(user_id, trigger="cli", mode="full")
+    assert run is not None and run.state == "succeeded", run.error
+    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 6)]
+    assert run.skipped == {GONE_UNMAPPED: 1, SECTION_EXCLUDED: 1}, run.skipped
+    # The excluded section's shows are not even listed.
+    assert plex.requests_to("/library/sections/7/all") == []
+
+
+@pytest.mark.parametrize("full", [False, True])
+async def test_dry_run_changes_nothing_and_says_what_a_run_would_do(
+    daemon: Daemon, full: bool
+) -> None:
+    user_id, _ = await daemon.connect("alice")
+    office, severance = await office_and_severance(daemon, user_id)
+    plex = daemon.plex_server
+    for n in (1, 2, 3):
+        plex.watch(office.ep(1, n).rating_key, viewed_at=T0 + n)
+    plex.watch(severance.ep(1, 1).rating_key, viewed_at=T0)
+    unknown = plex_show(plex, 500, "Doctor Who", None, {1: 2}, guids=[])
+    plex.watch(unknown.ep(1, 1).rating_key, viewed_at=T0)
+    await daemon.import_shows(
+        user_id,
+        [
+            tracker_show("Doctor Who", 1963, None, {1: 2}),
+            tracker_show("Doctor Who", 2005, None, {1: 2}),
+        ],
+    )
+    tables = (
+        "tvshows",
+        "tvshow_episodes",
+        "plex_show_mappings",
+        "plex_conflicts",
+        "plex_history_held",
+        "plex_sync_cursors",
+        "plex_sync_shows",
+        "notification_outbox",
+    )
+
+    async def snapshot() -> dict[str, list[object]]:
+        out = {}
+        for table in tables:
+            rows = await daemon.fetch(f"SELECT * FROM {table} ORDER BY 1")
+            out[table] = [tuple(r.values()) for r in rows]
+        return out
+
+    before = await snapshot()
+    dry = await daemon.services.history.run_now(
+        user_id, trigger="cli", mode="full" if full else "incremental", dry_run=True
+    )
+    assert dry is not None and dry.state == "succeeded" and dry.dry_run
+    assert await snapshot() == before
+    assert (dry.episodes_marked, dry.conflicts_raised, dry.episodes_held) == (4, 1, 1)
+
+    real = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert real is not None
+    assert (real.episodes_marked, real.conflicts_raised, real.episodes_held) == (4, 1, 1)
+
+
+async def test_watermarks_and_show_marks_are_stored_per_server(daemon: Daemon) -> None:
+    user_id, _ = await daemon.connect("alice")
+    office, _ = await office_and_severance(daemon, user_id)
+    plex = daemon.plex_server
+    plex.watch(office.ep(1, 1).rating_key, viewed_at=T0 + 7)
+    await daemon.services.history.run_now(user_id, trigger="cli")
+    async with daemon.services.pool.acquire() as conn:
+        cursor = await sync_state.cursor(conn, user_id, plex.machine_identifier, "1")
+        marks = await sync_state.show_marks(conn, user_id, plex.machine_identifier, ["100"])
+    assert cursor.watermark is not None and int(cursor.watermark.timestamp()) == T0 + 7
+    assert not cursor.resuming
+    assert {k: int(v.timestamp()) for k, v in marks.items()} == {"100": T0 + 7}
