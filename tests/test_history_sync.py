@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from core.db import sync_state
-from core.history.plan import GONE_UNMAPPED, NOT_EPISODE, SECTION_EXCLUDED
+from core.history.plan import GONE_UNMAPPED, NOT_EPISODE, SECTION_EXCLUDED, SHOW_IGNORED
 from core.history.service import summary
+from core.services.conflicts import Ignore, UseShow
 from tests.fakes.plex_server import OWNER_ID
 from tests.harness import Daemon
 from tests.history_support import (
@@ -25,6 +26,7 @@ from tests.history_support import (
     watch_dates,
     watched,
 )
+from tests.plex_payloads import episode, scrobble
 
 BOB = 24680
 
@@ -235,3 +237,189 @@ async def test_watermarks_and_show_marks_are_stored_per_server(daemon: Daemon) -
     assert cursor.watermark is not None and int(cursor.watermark.timestamp()) == T0 + 7
     assert not cursor.resuming
     assert {k: int(v.timestamp()) for k, v in marks.items()} == {"100": T0 + 7}
+
+
+# --- multi-episode files ---------------------------------------------------------------------
+def two_part_file(show: PlexShowFixture, season: int, first: int) -> None:
+    """Plex lists both episodes of a two-episode file, each pointing at the same file."""
+    name = f"{show.title} - S{season:02d}E{first:02d}-E{first + 1:02d}.mkv"
+    path = f"/data/tv/{show.title}/Season {season:02d}/{name}"
+    show.ep(season, first).file = path
+    show.ep(season, first + 1).file = path
+
+
+async def test_a_multi_episode_file_marks_every_episode_it_holds_in_a_sync(
+    daemon: Daemon,
+) -> None:
+    user_id, _ = await daemon.connect("alice", accounts=["1", "bob"])
+    office, _ = await office_and_severance(daemon, user_id)
+    plex = daemon.plex_server
+    plex.add_account(BOB, "bob")
+    two_part_file(office, 1, 4)  # the owner's play: the library pass reads the file
+    two_part_file(office, 2, 1)  # bob's play: only the history has it
+    plex.watch(office.ep(1, 4).rating_key, viewed_at=T0)
+    plex.watch(office.ep(2, 1).rating_key, account_id=BOB, viewed_at=T0 + DAY)
+
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.state == "succeeded", run.error
+    assert await watched(daemon, user_id, "The Office") == [(1, 4), (1, 5), (2, 1), (2, 2)]
+    dates = await watch_dates(daemon, user_id, "The Office")
+    assert dates[(1, 5)] == T0 and dates[(2, 2)] == T0 + DAY
+    assert run.episodes_marked == 4
+    assert await totals_consistent(daemon, user_id) == []
+
+
+async def test_a_multi_episode_file_marks_every_episode_it_holds_from_a_webhook(
+    daemon: Daemon,
+) -> None:
+    user_id, secret = await daemon.connect("alice")
+    office, _ = await office_and_severance(daemon, user_id)
+    two_part_file(office, 1, 4)
+    # Plex scrobbles only the file's first episode.
+    meta = episode(
+        show="The Office",
+        show_key="100",
+        season=1,
+        number=4,
+        item_key=office.ep(1, 4).rating_key,
+        grandparent_guid=daemon.plex_server.items["100"].guid,
+    )
+    answer = await daemon.post(scrobble(meta), secret)
+    assert answer.status_code == 200, answer.text
+    row = await daemon.settled(answer.json()["id"])
+    assert (row["status"], row["action_taken"]) == ("success", "marked_watched"), dict(row)
+    await daemon.services.multi_episode.drain()
+    assert await watched(daemon, user_id, "The Office") == [(1, 4), (1, 5)]
+    assert await totals_consistent(daemon, user_id) == []
+
+    # A single-episode file asks once, then the answer is remembered.
+    requests = len(daemon.plex_server.requests)
+    meta = episode(
+        show="The Office",
+        show_key="100",
+        season=1,
+        number=1,
+        item_key=office.ep(1, 1).rating_key,
+        grandparent_guid=daemon.plex_server.items["100"].guid,
+    )
+    for _ in range(2):
+        answer = await daemon.post(scrobble(meta), secret)
+        await daemon.settled(answer.json()["id"])
+    await daemon.services.multi_episode.drain()
+    assert len(daemon.plex_server.requests) == requests + 1
+    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 4), (1, 5)]
+
+
+async def test_the_webhook_is_marked_even_when_the_server_cannot_say_what_its_file_holds(
+    daemon: Daemon,
+) -> None:
+    user_id, secret = await daemon.connect("alice")
+    office, _ = await office_and_severance(daemon, user_id)
+    two_part_file(office, 1, 4)
+    daemon.plex_server.watch(office.ep(1, 1).rating_key, viewed_at=T0)
+    await daemon.services.history.run_now(user_id, trigger="cli")  # maps the show
+    daemon.plex_server.down = True
+    meta = episode(
+        show="The Office",
+        show_key="100",
+        season=1,
+        number=4,
+        item_key=office.ep(1, 4).rating_key,
+    )
+    answer = await daemon.post(scrobble(meta), secret)
+    row = await daemon.settled(answer.json()["id"])
+    assert (row["status"], row["action_taken"]) == ("success", "marked_watched")
+    await daemon.services.multi_episode.drain()
+    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 4)]
+    # Back up: the scheduled sync reads the file from the library and completes the range.
+    daemon.plex_server.down = False
+    office.ep(1, 4).view_count, office.ep(1, 4).last_viewed_at = (
+        1,
+        int(datetime.now(UTC).timestamp()),
+    )
+    run = await daemon.services.history.run_now(user_id, trigger="job")
+    assert run is not None and run.state == "succeeded"
+    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 4), (1, 5)]
+
+
+# --- conflicts -----------------------------------------------------------------------------------
+async def test_an_uncertain_show_raises_one_conflict_holding_all_its_episodes(
+    daemon: Daemon,
+) -> None:
+    user_id, secret = await daemon.connect("alice")
+    await daemon.import_shows(
+        user_id,
+        [
+            tracker_show("Doctor Who", 1963, None, {1: 6}),
+            tracker_show("Doctor Who", 2005, None, {1: 6}),
+        ],
+    )
+    plex = daemon.plex_server
+    who = plex_show(plex, 700, "Doctor Who", None, {1: 6}, guids=[])
+    for n in (1, 2, 3):
+        plex.watch(who.ep(1, n).rating_key, viewed_at=T0 + n)
+    plex.watch(who.ep(1, 1).rating_key, viewed_at=T0 + 99)  # a rewatch: still one episode
+
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.state == "succeeded"
+    assert (run.conflicts_raised, run.episodes_held, run.episodes_marked) == (1, 3, 0)
+    (conflict,) = await daemon.services.conflicts.list_open(user_id)
+    assert conflict.conflict_type == "multiple_matches" and conflict.held_scrobbles == 3
+    outbox = await daemon.fetch("SELECT kind, ref_id FROM notification_outbox")
+    assert [(r["kind"], r["ref_id"]) for r in outbox] == [("conflict", conflict.id)]
+
+    # Another run, with more plays, joins the same conflict; a webhook of the show too.
+    plex.watch(who.ep(1, 4).rating_key, viewed_at=int(datetime.now(UTC).timestamp()))
+    again = await daemon.services.history.run_now(user_id, trigger="cli", mode="full")
+    assert again is not None and (again.conflicts_raised, again.episodes_held) == (0, 1)
+    meta = episode(
+        show="Doctor Who",
+        show_key="700",
+        season=1,
+        number=5,
+        item_key=who.ep(1, 5).rating_key,
+        grandparent_guid=plex.items["700"].guid,
+        year=None,
+    )
+    answer = await daemon.post(scrobble(meta), secret)
+    row = await daemon.settled(answer.json()["id"])
+    assert row["held_by_conflict_id"] == conflict.id
+    assert len(await daemon.services.conflicts.list_open(user_id)) == 1
+    assert (await daemon.services.conflicts.get(user_id, conflict.id)).held_scrobbles == 5
+
+    modern = (await daemon.fetch("SELECT id FROM tvshows WHERE show_start_date = '2005-01-01'"))[0]
+    resolution = await daemon.services.conflicts.resolve(
+        conflict.id, user_id=user_id, choice=UseShow(modern["id"]), resolved_by="cli"
+    )
+    assert (resolution.held, resolution.episodes_marked) == (5, 5)
+    rows = await daemon.fetch(
+        """SELECT e.episode, EXTRACT(EPOCH FROM e.date_watched)::bigint AS at
+           FROM tvshow_episodes e WHERE e.tvshow_id = $1 AND e.watched ORDER BY 1""",
+        modern["id"],
+    )
+    assert [r["episode"] for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0]["at"] == T0 + 1  # the earliest play of E1
+    assert await daemon.fetch("SELECT * FROM plex_history_held") == []
+    assert await totals_consistent(daemon, user_id) == []
+    # From now on the show is mapped: a later sync marks directly.
+    plex.watch(who.ep(1, 6).rating_key, viewed_at=int(datetime.now(UTC).timestamp()))
+    later = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert later is not None and (later.episodes_marked, later.episodes_held) == (1, 0)
+
+
+async def test_ignoring_the_conflict_drops_its_held_history(daemon: Daemon) -> None:
+    user_id, _ = await daemon.connect("alice")
+    await daemon.import_shows(user_id, [tracker_show("Doctor Who", 2005, None, {1: 6})])
+    plex = daemon.plex_server
+    who = plex_show(plex, 700, "Dr Who?", None, {1: 6}, guids=[])
+    plex.watch(who.ep(1, 1).rating_key, viewed_at=T0)
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.conflicts_raised == 1
+    (conflict,) = await daemon.services.conflicts.list_open(user_id)
+    resolution = await daemon.services.conflicts.resolve(
+        conflict.id, user_id=user_id, choice=Ignore(), resolved_by="cli"
+    )
+    assert (resolution.held, resolution.episodes_marked) == (1, 0)
+    assert await daemon.fetch("SELECT * FROM plex_history_held") == []
+    again = await daemon.services.history.run_now(user_id, trigger="cli", mode="full")
+    assert again is not None and again.skipped == {SHOW_IGNORED: 1}

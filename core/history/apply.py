@@ -82,6 +82,7 @@ class BatchApplier:
         self._refreshed: set[tuple[int, int]] = set()  # (show, season) asked of TMDB this run
         self._dry_targets: dict[str, Target] = {}  # a dry run writes no mapping: remember
         self._dry_held: set[tuple[str, int, int]] = set()
+        self._skipped: set[tuple[str, str, int, int]] = set()
         self._next_pseudo = -1
 
     async def unmapped(self, conn: Conn, show_keys: Iterable[str]) -> list[str]:
@@ -109,6 +110,7 @@ class BatchApplier:
         `shows` holds the metadata of the batch's unmapped shows (None: gone from Plex)."""
         for attempt in range(DEADLOCK_RETRIES):
             tally = RunCounts()
+            skipped = set(self._skipped)
             try:
                 async with conn.transaction():
                     await self._apply(conn, watches, shows, tally)
@@ -118,11 +120,26 @@ class BatchApplier:
                 # A webhook batch marking the same show locked rows in another order; the
                 # batch was rolled back whole, so doing it again is safe.
                 log.warning("user %d: sync batch deadlocked, retrying", self._user_id)
+                self._skipped = skipped
                 if attempt + 1 == DEADLOCK_RETRIES:
                     raise
                 continue
             self._add(tally)
             return
+
+    def _skip(
+        self,
+        tally: RunCounts,
+        reason: str,
+        show: str,
+        episodes: Iterable[Watch | history_marks.Marked],
+    ) -> None:
+        """Count each skipped episode once per run, however many plays it had."""
+        for e in episodes:
+            key = (reason, show, e.season, e.episode)
+            if key not in self._skipped:
+                self._skipped.add(key)
+                tally.skip(reason)
 
     def _add(self, tally: RunCounts) -> None:
         c = self.counts
@@ -157,20 +174,20 @@ class BatchApplier:
                     if w.show_title:
                         by_title[w.show_title.lower()].append(w)
                     else:
-                        tally.skip(GONE_UNMAPPED)
+                        self._skip(tally, GONE_UNMAPPED, key, [w])
         marks: list[history_marks.Mark] = []
         if by_title:
             found = await mappings.shows_by_title(conn, self._user_id, sorted(by_title))
             for title, group in by_title.items():
                 show_id = found.get(title)
                 if show_id is None:
-                    tally.skip(GONE_UNMAPPED, len(group))
+                    self._skip(tally, GONE_UNMAPPED, title, group)
                     continue
                 marks += [(show_id, w.season, w.episode, w.watched_at) for w in group]
         for key, group in by_show.items():
             target = targets[key]
             if target.kind == "ignored":
-                tally.skip(SHOW_IGNORED, len(group))
+                self._skip(tally, SHOW_IGNORED, key, group)
             elif target.kind == "held":
                 await self._hold(conn, key, target, group, tally)
             else:
@@ -292,7 +309,7 @@ class BatchApplier:
     def _tally(self, results: list[history_marks.Marked], tally: RunCounts) -> None:
         for r in results:
             if r.was_watched is None:
-                tally.skip(NOT_IN_TRACKER)
+                self._skip(tally, NOT_IN_TRACKER, str(r.tvshow_id), [r])
             elif not r.was_watched:
                 if r.first_time or not self._dry_run:
                     tally.episodes_marked += 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +146,8 @@ class FakePlexServer(FakeServer):
         self.down = False
         # A number: that many more requests are served, then the server is `down`.
         self.down_after: int | None = None
+        # A test: the first request it returns True for finds the server `down`.
+        self.goes_down: Callable[[web.Request], bool] | None = None
         self.section_id = 2
         self._next_key = 900_000
         self._next_history = 1
@@ -318,6 +320,8 @@ class FakePlexServer(FakeServer):
             if self.down_after <= 0:
                 self.down = True
             self.down_after -= 1
+        if self.goes_down is not None and self.goes_down(request):
+            self.down, self.goes_down = True, None
         if self.down:
             return self._error_response(503)
         token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
