@@ -251,7 +251,7 @@ class HistoryRun:
 
     async def _library_batch(self, batch: list[LibraryShow]) -> None:
         self._check_stop()
-        episodes = await self._gather([self._reader.episodes(s.rating_key) for s in batch])
+        episodes = await self._episodes_of(batch)
         since = self.spec.since if self.spec.mode == "since" else None
         watches: list[Watch] = []
         for show, found in zip(batch, episodes, strict=True):
@@ -275,19 +275,20 @@ class HistoryRun:
         self.counts.progress_done += len(batch)
         await self._progress()
 
-    async def _gather(
-        self, calls: list[Awaitable[list[LibraryEpisode]]]
-    ) -> list[list[LibraryEpisode]]:
-        """The calls' results in order, at most FETCH_CONCURRENCY in flight; the first
-        failure cancels the rest."""
+    async def _episodes_of(self, shows: list[LibraryShow]) -> list[list[LibraryEpisode]]:
+        """Each show's episodes, in order, at most FETCH_CONCURRENCY requests in flight; the
+        first failure cancels the rest."""
         gate = asyncio.Semaphore(FETCH_CONCURRENCY)
 
-        async def one(call: Awaitable[list[LibraryEpisode]]) -> list[LibraryEpisode]:
+        async def one(show: LibraryShow) -> list[LibraryEpisode]:
             async with gate:
-                return await call
+                return await self._reader.episodes(show.rating_key)
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(c)) for c in calls]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(s)) for s in shows]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the first failure says what went wrong
         return [t.result() for t in tasks]
 
     # -- 2. the history ------------------------------------------------------------------
