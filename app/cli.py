@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from app import cli_conflicts
+from app import cli_conflicts, cli_sync
 from app.cli_status import add_parser as add_status_parser
 from app.cli_status import cmd_status
 from app.runtime import configure_logging, open_services, run
@@ -45,6 +45,14 @@ async def cmd_connect(services: Services, args: argparse.Namespace) -> int:
     if result.warning:
         print(f"warning: {result.warning}", file=sys.stderr)
     print("webhook secret: " + ("new" if result.rotated_secret else "unchanged"))
+    if not args.no_sync:  # the first history sync, run by `plex-tracker run` (app/cli_sync.py)
+        first = await services.history.queue_first(result.user.id, trigger="connect")
+        if first is not None:
+            print(
+                f"history sync: run {first.id} queued: `plex-tracker run` imports your Plex "
+                f"watch history. Follow it: plex-tracker sync --user {result.user.name} --status"
+                f" (or run it here now: plex-tracker sync --user {result.user.name})"
+            )
     print("Paste this URL into Plex → Settings → Webhooks (needs Plex Pass):")
     print(result.webhook_url)
     return 0
@@ -143,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--rotate-secret", action="store_true", help="make a new webhook secret")
     c.add_argument("--no-verify", action="store_true", help="don't check the token with plex.tv")
+    c.add_argument("--no-sync", action="store_true", help="don't start a first history sync")
 
     shows = sub.add_parser("shows", help="the tracker's shows")
     shows_sub = shows.add_subparsers(dest="shows_command", required=True)
@@ -158,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--user", required=True)
     cli_conflicts.add_parsers(sub)  # conflicts, resolve, mappings, remap
     add_status_parser(sub)
+    cli_sync.add_parser(sub)
     return parser
 
 
@@ -172,6 +182,7 @@ COMMANDS: dict[str, Command] = {
     "replay": cmd_replay,
     "api-token": cmd_api_token,
     **cli_conflicts.COMMANDS,
+    **cli_sync.COMMANDS,
 }
 
 
