@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from daemon import openapi_sync
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -389,11 +391,11 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": {**PATHS, **openapi_sync.PATHS},
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "plex-tracker"}
             },
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_sync.SCHEMAS},
         },
     }
