@@ -23,6 +23,7 @@ from bot.replies import (
     require_user,
     tracker_user,
 )
+from bot.sync_views import add_sync_command, with_import_button
 from core.db import conflicts as conflict_db
 from core.db import tvshows, webhook_logs
 from core.errors import InvalidInputError
@@ -71,11 +72,14 @@ class ConnectModal(discord.ui.Modal):
             lines = [f"✅ Plex connected{who}. Paste this URL into Plex:"]
             if result.warning:
                 lines.append(f"⚠️ {result.warning}")
+            services = interaction.client.services
+            if await services.history.queue_first(user.id, trigger="connect"):
+                lines.append("📥 Your Plex watch history is being imported: press the button.")
             await reply(
                 interaction,
                 "\n".join(lines),
                 embed=embeds.webhook_embed(result.webhook_url),
-                view=webhook_view(user.id),
+                view=with_import_button(webhook_view(user.id), user.id),
             )
 
 
@@ -338,4 +342,5 @@ def plex_group() -> app_commands.Group:
             if wanted in s.title.casefold()
         ][:25]
 
+    add_sync_command(plex)  # /plex sync (bot/sync_views.py)
     return plex

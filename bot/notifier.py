@@ -18,17 +18,19 @@ import discord
 
 from bot import embeds
 from bot.conflict_views import conflict_view
-from core.db import conflicts, outbox, plex_config, users, webhook_logs
+from bot.sync_views import sync_failed_embed
+from core.db import conflicts, outbox, plex_config, sync_runs, users, webhook_logs
 from core.db.conflicts import Conflict
 from core.db.outbox import Notification
 from core.db.pool import Conn
+from core.history.service import NOTICE_KIND
 
 if TYPE_CHECKING:
     from bot.client import PlexBot
 
 log = logging.getLogger(__name__)
 
-KINDS = ("conflict", "failure")
+KINDS = ("conflict", "failure", NOTICE_KIND)
 # Failures while connected are mostly permanent (DMs closed, channel gone, no permission);
 # stop retrying after this many so one bad row costs nothing. /plex conflicts still shows it.
 MAX_ATTEMPTS = 10
@@ -98,6 +100,8 @@ class OutboxNotifier:
     async def _deliver(self, conn: Conn, note: Notification) -> int:
         if note.kind == "failure":
             return await self._deliver_failure(conn, note)
+        if note.kind == NOTICE_KIND:
+            return await self._deliver_sync_failed(conn, note)
         conflict = await conflicts.get(conn, note.ref_id)
         if conflict is None or conflict.resolved:
             # Settled elsewhere (CLI, API) before we could ask: nothing left to say.
@@ -151,6 +155,28 @@ class OutboxNotifier:
         )
         log.info(
             "outbox %d: failure of webhook %d reported to user %d", note.id, entry.id, note.user_id
+        )
+        return 1
+
+    async def _deliver_sync_failed(self, conn: Conn, note: Notification) -> int:
+        """The Plex server refused the token during a history sync (told once)."""
+        run = await sync_runs.get(conn, note.ref_id)
+        if run is None:
+            await outbox.mark_delivered(conn, note.id, channel_id=None, message_id=None)
+            return 0
+        try:
+            message = await self._send(conn, note.user_id, sync_failed_embed(run), None)
+        except discord.HTTPException as exc:
+            log.warning(
+                "outbox %d: sync notice for user %d not delivered: %s", note.id, note.user_id, exc
+            )
+            await outbox.mark_failed(conn, note.id, f"{exc.status} {exc.text}"[:200])
+            return 0
+        await outbox.mark_delivered(
+            conn, note.id, channel_id=message.channel.id, message_id=message.id
+        )
+        log.info(
+            "outbox %d: sync failure (run %d) reported to user %d", note.id, run.id, note.user_id
         )
         return 1
 

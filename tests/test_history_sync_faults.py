@@ -5,12 +5,14 @@ same user at the same moment. Real PostgreSQL, the fake Plex server over loopbac
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 from aiohttp import web
 
 from app.runtime import open_services
+from app.scheduler import Scheduler
 from core.db import sync_state
 from tests.conftest import make_settings
 from tests.fakes.plex_server import DEFAULT_TOKEN
@@ -216,3 +218,46 @@ async def test_webhooks_and_two_processes_syncing_at_once_count_each_episode_onc
     assert by_webhook + by_sync == 40, (by_webhook, by_sync)
     assert await watched_count(daemon, user_id) == 40
     assert await totals_consistent(daemon, user_id) == []
+
+
+async def test_the_sync_job_runs_once_per_tick_across_processes(
+    daemon: Daemon, clean_db: str, tmp_path: Path
+) -> None:
+    user_id, _ = await daemon.connect("alice")
+    (show,) = await many_shows(daemon, user_id, 1, 3)
+    daemon.plex_server.watch(show.ep(1, 2).rating_key, viewed_at=T0)
+    settings = make_settings(
+        clean_db,
+        tmp_path / "second",
+        TMDB_BASE_URL=daemon.tmdb.base_url,
+        PLEX_TV_BASE_URL=daemon.plextv.base_url,
+    )
+    tick = datetime(2030, 1, 1, tzinfo=UTC)
+    async with open_services(settings) as second:
+        results = await asyncio.gather(
+            daemon.services.jobs.run("sync", tick=tick), second.jobs.run("sync", tick=tick)
+        )
+    assert sorted(r.outcome for r in results) == ["ok", "skipped"], results
+    runs = await daemon.fetch("SELECT trigger, state, episodes_marked FROM plex_sync_runs")
+    assert [(r["trigger"], r["state"], r["episodes_marked"]) for r in runs] == [
+        ("job", "succeeded", 1)
+    ]
+    recorded = await daemon.fetch("SELECT tick, outcome FROM job_runs WHERE job = 'sync'")
+    assert [(r["tick"], r["outcome"]) for r in recorded] == [(tick, "ok")]
+
+
+async def test_job_sync_seconds_schedules_the_job_and_zero_turns_it_off(
+    clean_db: str, tmp_path: Path
+) -> None:
+    for seconds, scheduled in ((3600, True), (0, False)):
+        settings = make_settings(clean_db, tmp_path, JOB_SYNC_SECONDS=seconds)
+        async with open_services(settings) as services:
+            scheduler = Scheduler(services.jobs, services.metrics, settings)
+            scheduler.start()
+            try:
+                jobs = {j.id: j for j in scheduler._scheduler.get_jobs()}  # type: ignore[union-attr]
+                assert ("sync" in jobs) is scheduled and "retry" in jobs
+                if scheduled:
+                    assert jobs["sync"].trigger.interval.total_seconds() == 3600
+            finally:
+                await scheduler.stop()
