@@ -5,11 +5,14 @@ in a subprocess)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pty
 import re
+import signal
 import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -54,18 +57,15 @@ async def connect(
     )
 
 
-async def import_office(env: dict[str, str], tmp_path: object) -> None:
-    import json
-    from pathlib import Path
-
-    path = Path(str(tmp_path)) / "shows.json"
+async def import_office(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "shows.json"
     path.write_text(json.dumps([tracker_show("The Office", 2005, 2316, {1: 6})]))
     done = await cli("shows", "import", str(path), "--user", "alice", env=env)
     assert done.returncode == 0, done.stderr
 
 
 async def test_connect_queues_the_first_sync_and_sync_runs_it_with_a_summary(
-    cli_env: dict[str, str], clean_db: str, plex: FakePlexServer, tmp_path: object
+    cli_env: dict[str, str], clean_db: str, plex: FakePlexServer, tmp_path: Path
 ) -> None:
     connected = await connect(cli_env, plex.base_url)
     assert connected.returncode == 0, connected.stderr
@@ -134,7 +134,7 @@ async def test_an_unreachable_server_is_a_clear_error_and_a_failing_exit_code(
 
 
 async def test_a_terminal_gets_a_progress_bar(
-    cli_env: dict[str, str], plex: FakePlexServer, tmp_path: object
+    cli_env: dict[str, str], plex: FakePlexServer, tmp_path: Path
 ) -> None:
     await connect(cli_env, plex.base_url, "--no-sync")
     await import_office(cli_env, tmp_path)
@@ -165,3 +165,61 @@ async def test_a_terminal_gets_a_progress_bar(
     assert code == 0, out
     assert "Library shows" in out and "History plays" in out and "3 marked" in out
     assert "3 episodes marked" in out
+
+
+@pytest.mark.slow
+async def test_a_sync_killed_mid_run_is_resumed_by_the_next(
+    cli_env: dict[str, str], clean_db: str, tmp_path: Path
+) -> None:
+    async with FakePlexServer(owner_name="alice") as fake:
+        shows = [
+            plex_show(fake, 1000 + i, f"Show {i:03d}", 2000, {1: 2}, tmdb_id=10_000 + i)
+            for i in range(100)
+        ]
+        for i, show in enumerate(shows):
+            fake.watch(show.ep(1, 1).rating_key, viewed_at=T0 + i)
+        await connect(cli_env, fake.base_url, "--no-sync")
+        path = tmp_path / "shows.json"
+        library = [tracker_show(f"Show {i:03d}", 2000, 10_000 + i, {1: 2}) for i in range(100)]
+        path.write_text(json.dumps(library))
+        imported = await cli("shows", "import", str(path), "--user", "alice", env=cli_env)
+        assert imported.returncode == 0, imported.stderr
+        fake.delay = 0.05  # a slow server: the run is still going when it is killed
+        proc = await asyncio.create_subprocess_exec(
+            *entry_point(),
+            "sync",
+            "--user",
+            "alice",
+            env=cli_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        conn = await asyncpg.connect(clean_db)
+        try:
+            async with asyncio.timeout(60):
+                while True:  # until the first batch is committed
+                    if await conn.fetchval("SELECT count(*) FROM tvshow_episodes WHERE watched"):
+                        break
+                    await asyncio.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            done_before = await conn.fetchval("SELECT count(*) FROM tvshow_episodes WHERE watched")
+            assert 0 < done_before < 100, done_before
+            fake.delay = 0
+            fake.requests.clear()
+            again = await cli("sync", "--user", "alice", env=cli_env)
+            assert again.returncode == 0, again.stderr
+            assert await conn.fetchval("SELECT count(*) FROM tvshow_episodes WHERE watched") == 100
+            leaves = [r for r in fake.requests if r.path.endswith("/allLeaves")]
+            assert len(leaves) == 100 - done_before  # the shows done before are not read again
+            runs = await conn.fetch("SELECT state, error FROM plex_sync_runs ORDER BY id")
+            assert [r["state"] for r in runs] == ["interrupted", "succeeded"]
+            assert "stopped" in runs[0]["error"]
+            bad = await conn.fetch(
+                """SELECT s.id FROM tvshows s WHERE s.watched_episodes <> (
+                       SELECT count(*) FROM tvshow_episodes e
+                       WHERE e.tvshow_id = s.id AND e.watched)"""
+            )
+            assert bad == []
+        finally:
+            await conn.close()

@@ -227,12 +227,33 @@ async def finish(
     return _run(row)
 
 
+async def interrupt(conn: Conn, run_id: int, error: str) -> None:
+    await conn.execute(
+        """UPDATE plex_sync_runs SET state = 'interrupted', finished_at = now(), error = $2
+           WHERE id = $1 AND state = 'running'""",
+        run_id,
+        error,
+    )
+
+
+async def interrupt_running(conn: Conn, user_id: int, error: str) -> int:
+    """The user's runs still marked running, when the caller holds the user's sync lock:
+    their processes died."""
+    status: str = await conn.execute(
+        """UPDATE plex_sync_runs SET state = 'interrupted', finished_at = now(), error = $2
+           WHERE user_id = $1 AND state = 'running'""",
+        user_id,
+        error,
+    )
+    return int(status.split()[-1])
+
+
 async def fail_stale(conn: Conn, older_than_seconds: float) -> list[SyncRun]:
     """Runs whose process stopped reporting (killed): failed, so the user's next run
     resumes where they stopped."""
     rows = await conn.fetch(
         f"""UPDATE plex_sync_runs SET state = 'interrupted', finished_at = now(),
-                   error = 'the process running it stopped (it resumes on the next run)'
+                   error = 'the process running it stopped (the next run resumes where it got to)'
             WHERE state = 'running'
               AND heartbeat_at < now() - make_interval(secs => $1)
             RETURNING {_COLS}""",

@@ -43,6 +43,7 @@ POLL_SECONDS = 5.0
 STALE_SECONDS = 300.0  # a running run without a heartbeat this long: its process is gone
 MAX_PARALLEL = 2  # queued runs this process executes at once
 NOTICE_KIND = "sync_failed"  # notification_outbox kind: the server refused the token
+DIED = "the process running it stopped (the next run resumes where it got to)"
 
 
 def _lock_key(user_id: int) -> str:
@@ -92,6 +93,11 @@ class HistorySync:
         async with self._pool.acquire() as conn:
             await self._connected(conn, user_id)
             active = await sync_runs.active_for_user(conn, user_id)
+            if active is not None and active.state == "running" and await _try_lock(conn, user_id):
+                # Nobody holds the user's sync lock: the process running it died (kill -9).
+                await _unlock(conn, user_id)
+                await sync_runs.interrupt(conn, active.id, DIED)
+                active = await sync_runs.active_for_user(conn, user_id)
             if active is not None and not dry_run:
                 return active
             run = await sync_runs.create(
@@ -136,6 +142,7 @@ class HistorySync:
                     "SELECT pg_advisory_lock(hashtextextended($1, 0))", _lock_key(user_id)
                 )
             try:
+                await sync_runs.interrupt_running(conn, user_id, DIED)  # we hold the lock
                 run = None
                 active = await sync_runs.active_for_user(conn, user_id)
                 if active is not None and active.state == "queued" and not dry_run:

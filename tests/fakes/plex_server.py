@@ -444,17 +444,21 @@ class FakePlexServer(FakeServer):
             key=lambda i: (i.title.casefold(), i.rating_key),
         )
         with_guids = request.query.get("includeGuids") == "1"
+        rows: list[dict[str, Any]] = []
+        total: int | None = None
+        offset = 0
         if kind == "2":
-            rows = [self._show_json(i, with_guids=with_guids) for i in shows]
+            window, total, offset = self._page(request, shows)
+            rows = [self._show_json(i, with_guids=with_guids) for i in window]
         elif kind == "4":
-            rows = [
-                self._episode_json(self.episodes[k])
+            episodes = [
+                self.episodes[k]
                 for show in shows
                 for k in self._show_episodes.get(show.rating_key, ())
             ]
-        else:
-            rows = []
-        page, total, offset = self._page(request, rows)
+            window, total, offset = self._page(request, episodes)
+            rows = [self._episode_json(e) for e in window]
+        page = rows
         container = {
             **self._container_attrs(),
             "librarySectionID": section.key,
@@ -463,9 +467,7 @@ class FakePlexServer(FakeServer):
             "title2": "All Shows",
             "viewGroup": "show" if kind == "2" else "episode",
         }
-        return self._answer(
-            request, container, page, total=total if total is not None else None, offset=offset
-        )
+        return self._answer(request, container, page, total=total, offset=offset)
 
     def _show_json(self, item: FakePlexItem, *, with_guids: bool = True) -> dict[str, Any]:
         data = item.as_json(item.section_id)
@@ -566,8 +568,9 @@ class FakePlexServer(FakeServer):
         show = self.items.get(request.match_info["rating_key"])
         if show is None:
             return _html_error(404, "Not Found")
-        rows = [self._episode_json(self.episodes[k]) for k in self._show_episodes[show.rating_key]]
-        page, total, offset = self._page(request, rows)
+        keys = self._show_episodes[show.rating_key]
+        window, total, offset = self._page(request, keys)
+        page = [self._episode_json(self.episodes[k]) for k in window]
         container = {
             **self._container_attrs(),
             "key": show.rating_key,
@@ -594,7 +597,8 @@ class FakePlexServer(FakeServer):
             rows = [v for v in rows if v.rating_key == item]
         if q.get("sort") == "viewedAt:desc":
             rows = sorted(rows, key=lambda v: (-v.viewed_at, -v.history_id))
-        page, total, offset = self._page(request, [self._view_json(v) for v in rows])
+        window, total, offset = self._page(request, rows)
+        page = [self._view_json(v) for v in window]
         return self._answer(request, {}, page, total=total, offset=offset)
 
     def _view_json(self, v: FakeView) -> dict[str, Any]:
