@@ -41,7 +41,7 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
-from daemon.app import create_app
+from daemon.app import create_runner
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     health = HealthState()
     async with AsyncExitStack() as stack:
         services = await stack.enter_async_context(open_services(settings))
-        runner = web.AppRunner(create_app(services, health), access_log=None, shutdown_timeout=5)
+        runner = create_runner(services, health)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.host, settings.port)
@@ -212,11 +212,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             time.monotonic() - started,
         )
         await stop.wait()
-        # From here webhooks get 503 (behind a load balancer another process takes them;
-        # Plex itself does not retry); then, in reverse order of start:
-        # bot, scheduler (running jobs stop at a batch boundary), worker (finishes its
-        # batch), HTTP site, clients, pool, embedded database. Rows still pending are picked
-        # up at the next start (by this process or any other on the database).
+        # From here /healthz says "draining" (503) so a load balancer moves away, but
+        # webhooks are still stored (Plex does not retry: a 503 would lose a scrobble)
+        # until the HTTP site closes, which is before the pool; then, in reverse order of
+        # start: bot, scheduler (running jobs stop at a batch boundary), worker (finishes
+        # its batch), HTTP site, clients, pool, embedded database. Rows still pending are
+        # picked up at the next start (by this process or any other on the database).
         log.info("shutting down: draining")
         health.draining = True
     log.info("stopped")

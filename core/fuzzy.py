@@ -98,10 +98,20 @@ class _Prepared:
     country: str | None
 
 
+_CACHED_TITLE_CHARS = 300  # real titles are far shorter; a webhook's may be megabytes
+
+
 @lru_cache(maxsize=65536)
-def _normalize(title: str) -> str:
-    # A tracker's titles change rarely; caching keeps a ranking over 1,000 shows cheap.
+def _normalize_cached(title: str) -> str:
     return normalize_title(title)
+
+
+def _normalize(title: str) -> str:
+    # A tracker's titles change rarely; caching keeps a ranking over 1,000 shows cheap. Only
+    # short ones are cached, so the cache stays bounded in bytes (65,536 x 300 characters).
+    if len(title) > _CACHED_TITLE_CHARS:
+        return normalize_title(title)
+    return _normalize_cached(title)
 
 
 @lru_cache(maxsize=16384)

@@ -2,7 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Label values must come from a fixed set: each distinct value is a time series kept for
+# the life of the process and printed on every scrape. `event` comes from the payload, so
+# anything not listed here is counted as "other" (a 2 MB made-up event name included).
+PLEX_EVENTS = frozenset(
+    {
+        "media.play",
+        "media.pause",
+        "media.resume",
+        "media.stop",
+        "media.scrobble",
+        "media.rate",
+        "library.new",
+        "library.on.deck",
+        "admin.database.backup",
+        "admin.database.corrupted",
+        "device.new",
+        "playback.started",
+        "invalid",  # the body could not be read at all
+        "?",  # no event in the payload
+    }
+)
+WEBHOOK_STATUSES = frozenset({"pending", "success", "failed", "ignored", "duplicate"})
+OTHER = "other"
+
+
+class BoundedCounter:
+    """A labelled Counter whose listed labels take only known values (else "other")."""
+
+    def __init__(self, counter: Counter, allowed: Mapping[str, frozenset[str]]) -> None:
+        self._counter = counter
+        self._allowed = allowed
+
+    def labels(self, **values: object) -> Counter:
+        bounded = {
+            name: text if name not in self._allowed or text in self._allowed[name] else OTHER
+            for name, text in ((n, str(v)) for n, v in values.items())
+        }
+        return self._counter.labels(**bounded)
 
 
 class Metrics:
@@ -11,11 +52,14 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.webhooks = Counter(
-            "plex_tracker_webhooks_total",
-            "Webhooks processed, by final status and Plex event",
-            ["status", "event"],
-            registry=r,
+        self.webhooks = BoundedCounter(
+            Counter(
+                "plex_tracker_webhooks_total",
+                "Webhooks processed, by final status and Plex event (unknown events: other)",
+                ["status", "event"],
+                registry=r,
+            ),
+            {"status": WEBHOOK_STATUSES, "event": PLEX_EVENTS},
         )
         self.webhooks_rejected = Counter(
             "plex_tracker_webhooks_rejected_total",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -10,6 +11,25 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(value: str) -> tuple[IpNetwork, ...]:
+    """TRUSTED_PROXIES: comma-separated addresses and CIDR networks (`10.0.0.1, 172.16.0.0/12`)."""
+    networks: list[IpNetwork] = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"TRUSTED_PROXIES: {entry[:60]!r} is not an IP address or a network "
+                "(give addresses and CIDRs separated by commas, e.g. 172.18.0.0/16,10.0.0.1)"
+            ) from None
+    return tuple(networks)
 
 
 class SettingsError(Exception):
@@ -76,6 +96,11 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1, le=64, alias="WORKER_CONCURRENCY")
     db_pool_size: int = Field(default=10, ge=2, le=100, alias="DB_POOL_SIZE")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # The HTTP edge (daemon/): whose X-Forwarded-For is believed, and how long a client may
+    # take to send a request's headers (or sit idle between requests) and its body.
+    trusted_proxies: str = Field(default="", alias="TRUSTED_PROXIES")
+    http_header_timeout: float = Field(default=15, gt=0, le=3600, alias="HTTP_HEADER_TIMEOUT")
+    http_body_timeout: float = Field(default=60, gt=0, le=3600, alias="HTTP_BODY_TIMEOUT")
 
     @field_validator("encryption_key", mode="after")
     @classmethod
@@ -122,6 +147,16 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _trusted_proxies(cls, v: str) -> str:
+        proxy_networks(v)  # raises naming the entry that is not an address or a network
+        return v
+
+    @property
+    def trusted_networks(self) -> tuple[IpNetwork, ...]:
+        return proxy_networks(self.trusted_proxies)
 
     def webhook_url(self, secret: str) -> str:
         sep = "&" if "?" in self.public_webhook_url else "?"

@@ -7,30 +7,45 @@ middleware maps domain errors the same way)."""
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import json
 import logging
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from core.db import mappings as mappings_db
 from core.db import webhook_logs
+from core.db.conflicts import Conflict
+from core.db.mappings import Mapping
 from core.db.plex_config import PlexConfig
 from core.db.users import User
+from core.db.webhook_logs import LogEntry
 from core.errors import ForbiddenError, InvalidInputError, NotFoundError
-from core.services.conflicts import Choice, Ignore, Pick, UseShow, UseTmdb
+from core.services.conflicts import Choice, Ignore, Pick, Resolution, UseShow, UseTmdb
 from core.services.container import Services
+from daemon import openapi
 from daemon.keys import SERVICES
-from daemon.openapi import openapi_document
 
 log = logging.getLogger(__name__)
 
 LOG_STATUSES = ("pending", "success", "failed", "ignored", "duplicate")
 MAX_PAGE = 200
+MAX_OFFSET = 10_000_000
+MAX_ID = 2**63 - 1  # bigint ids
+MAX_TMDB_ID = 2**31 - 1  # TMDB ids are stored as integer
+MAX_PICK = 100
 
 
 def _default(value: object) -> object:
@@ -71,71 +86,206 @@ async def _user(request: web.Request) -> User:
 
 def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInputError(f"{name} must be an integer") from None
+    if len(raw) > 20 or not raw.lstrip("-").isascii() or not raw.lstrip("-").isdigit():
+        raise InvalidInputError(f"{name} must be an integer between {lo} and {hi}")
+    value = int(raw)
     if not lo <= value <= hi:
         raise InvalidInputError(f"{name} must be between {lo} and {hi}")
     return value
 
 
 def _path_id(request: web.Request) -> int:
-    try:
-        value = int(request.match_info["id"])
-    except ValueError:
-        raise NotFoundError("no such id") from None
-    if value <= 0 or value > 2**63 - 1:
+    """A path id: a positive bigint, else 404 (ids out of the database's range included)."""
+    raw = request.match_info["id"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
         raise NotFoundError("no such id")
-    return value
+    return int(raw)
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    timeout = request.app[SERVICES].settings.http_body_timeout
     if request.content_type != "application/json":
         raise InvalidInputError("send the body as application/json")
     try:
-        data = await request.json()
+        async with asyncio.timeout(timeout):
+            data = await request.json()
+    except TimeoutError:
+        raise InvalidInputError(f"the body did not arrive within {timeout:g} s") from None
+    except RecursionError:
+        raise InvalidInputError("the body is not valid JSON: nested too deep") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidInputError("the body is not valid JSON") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
         )
-        raise InvalidInputError(f"invalid body: {problems}") from None
+        raise InvalidInputError(f"invalid body: {problems}"[:1000]) from None
+    except RecursionError:
+        raise InvalidInputError("invalid body: nested too deep") from None
 
 
 def _page(request: web.Request) -> tuple[int, int]:
     return (
         _int_param(request, "limit", 50, 1, MAX_PAGE),
-        _int_param(request, "offset", 0, 0, 10_000_000),
+        _int_param(request, "offset", 0, 0, MAX_OFFSET),
     )
 
 
-def _paged(items: list[Any], limit: int, offset: int) -> dict[str, object]:
+def _paged(items: list[dict[str, object]], limit: int, offset: int) -> dict[str, object]:
     return {
-        "items": [
-            dataclasses.asdict(i) if dataclasses.is_dataclass(i) and not isinstance(i, type) else i
-            for i in items
-        ],
+        "items": items,
         "limit": limit,
         "offset": offset,
         "next_offset": offset + limit if len(items) == limit else None,
     }
 
 
+# -- answers: exactly the fields the OpenAPI document describes ------------------------------
+
+
+def _mapping_json(m: Mapping) -> dict[str, object]:
+    return {
+        "id": m.id,
+        "plex_rating_key": m.plex_rating_key,
+        "plex_guid": m.plex_guid,
+        "plex_title": m.plex_title,
+        "plex_year": m.plex_year,
+        "tvshow_id": m.tvshow_id,
+        "tmdb_id": m.tmdb_id,
+        "tvdb_id": m.tvdb_id,
+        "imdb_id": m.imdb_id,
+        "match_confidence": m.match_confidence,
+        "match_method": m.match_method,
+        "manually_confirmed": m.manually_confirmed,
+        "sync_enabled": m.sync_enabled,
+    }
+
+
+def _candidate_json(c: dict[str, Any]) -> dict[str, object]:
+    return {
+        k: c.get(k)
+        for k in ("source", "tvshow_id", "tmdb_id", "title", "year", "confidence", "why")
+    }
+
+
+def _conflict_json(c: Conflict) -> dict[str, object]:
+    return {
+        "id": c.id,
+        "plex_rating_key": c.plex_rating_key,
+        "plex_guid": c.plex_guid,
+        "plex_title": c.plex_title,
+        "plex_year": c.plex_year,
+        "conflict_type": c.conflict_type,
+        "potential_matches": [_candidate_json(m) for m in c.potential_matches],
+        "resolved": c.resolved,
+        "resolved_tvshow_id": c.resolved_tvshow_id,
+        "resolution_action": c.resolution_action,
+        "resolved_by": c.resolved_by,
+        "resolved_at": c.resolved_at,
+        "held_scrobbles": c.held_scrobbles,
+        "created_at": c.created_at,
+    }
+
+
+def _resolution_json(r: Resolution) -> dict[str, object]:
+    return {
+        "conflict_id": r.conflict_id,
+        "plex_title": r.plex_title,
+        "action": r.action,
+        "tvshow_id": r.tvshow_id,
+        "tvshow_title": r.tvshow_title,
+        "held": r.held,
+        "episodes_marked": r.episodes_marked,
+        "already_resolved": r.already_resolved,
+        "resolved_by": r.resolved_by,
+        "resolved_at": r.resolved_at,
+    }
+
+
+def _log_json(e: LogEntry) -> dict[str, object]:
+    return {
+        "id": e.id,
+        "event_type": e.event_type,
+        "status": e.status,
+        "action_taken": e.action_taken,
+        "plex_title": e.plex_title,
+        "plex_season": e.plex_season,
+        "plex_episode": e.plex_episode,
+        "tvshow_id": e.tvshow_id,
+        "processing_duration_ms": e.processing_duration_ms,
+        "error_message": e.error_message,
+        "attempts": e.attempts,
+        "created_at": e.created_at,
+    }
+
+
+# -- request bodies: strict (no coercion), no explicit nulls, text free of control chars ------
+
+
+def _printable(value: str) -> str:
+    """No NUL, control characters or lone surrogates: they can't be stored or sent on."""
+    for ch in value:
+        if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError(f"must not contain the character U+{ord(ch):04X}")
+    return value
+
+
+def _ascii_visible(value: str) -> str:
+    if not all(0x21 <= ord(ch) <= 0x7E for ch in value):
+        raise ValueError("must be visible ASCII characters only (no spaces)")
+    return value
+
+
+def _http_url(value: str) -> str:
+    _ascii_visible(value)
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest:
+        raise ValueError("must be a URL starting with http:// or https://")
+    return value
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer; so do we (strict mode refuses "5" and true).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+Token = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_ascii_visible)]
+Url = Annotated[str, Field(min_length=8, max_length=2048), AfterValidator(_http_url)]
+ShowId = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_ID)]
+
+
+class Body(BaseModel):
+    """A JSON body: unknown fields refused, no type coercion ("true" is not a boolean), and
+    a field left out means "unchanged", so an explicit null is refused rather than guessed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [str(k) for k, v in data.items() if v is None]
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: leave the field out instead of null")
+        return data
+
+
 # -- config -------------------------------------------------------------------------------
 
 
-class ConfigUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    plex_token: str | None = None
-    server_url: str | None = None
-    accounts: list[str] | None = None
+class ConfigUpdate(Body):
+    plex_token: Token | None = None
+    server_url: Url | None = None
+    accounts: Annotated[list[Text], Field(max_length=100)] | None = None
     enabled: bool | None = None
     auto_add_shows: bool | None = None
     auto_mark_watched: bool | None = None
@@ -185,10 +335,6 @@ async def post_config(request: web.Request) -> web.Response:
             verify=update.verify,
         )
     else:
-        if update.server_url is not None and not update.server_url.startswith(
-            ("http://", "https://")
-        ):
-            raise InvalidInputError("server_url must start with http:// or https://")
         if update.rotate_secret:
             await services.accounts.rotate_secret(user.id)
     config = await services.accounts.update_settings(
@@ -218,14 +364,12 @@ async def list_mappings(request: web.Request) -> web.Response:
     user = await _user(request)
     limit, offset = _page(request)
     found = await request.app[SERVICES].mappings.list(user.id, limit=limit, offset=offset)
-    items = [{**dataclasses.asdict(m.mapping), "tvshow_title": m.tvshow_title} for m in found]
+    items = [{**_mapping_json(m.mapping), "tvshow_title": m.tvshow_title} for m in found]
     return _json(_paged(items, limit, offset))
 
 
-class MappingPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    tvshow_id: int | None = Field(default=None, gt=0)
+class MappingPatch(Body):
+    tvshow_id: ShowId | None = None
     sync_enabled: bool | None = None
 
 
@@ -241,10 +385,10 @@ def _check_owner(owner: int | None, user: User, what: str, item_id: int) -> None
 async def patch_mapping(request: web.Request) -> web.Response:
     user = await _user(request)
     mapping_id = _path_id(request)
+    services = request.app[SERVICES]
     patch: MappingPatch = await _body(request, MappingPatch)
     if patch.tvshow_id is None and patch.sync_enabled is None:
         raise InvalidInputError("give tvshow_id and/or sync_enabled")
-    services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         owner = await mappings_db.owner(conn, mapping_id)
     _check_owner(owner, user, "mapping", mapping_id)
@@ -254,7 +398,7 @@ async def patch_mapping(request: web.Request) -> web.Response:
     if patch.sync_enabled is not None:
         mapping = await services.mappings.set_sync(user.id, mapping_id, patch.sync_enabled)
     assert mapping is not None
-    return _json(dataclasses.asdict(mapping))
+    return _json(_mapping_json(mapping))
 
 
 # -- conflicts ----------------------------------------------------------------------------
@@ -263,17 +407,15 @@ async def patch_mapping(request: web.Request) -> web.Response:
 async def list_conflicts(request: web.Request) -> web.Response:
     user = await _user(request)
     items = await request.app[SERVICES].conflicts.list_open(user.id)
-    return _json({"items": [dataclasses.asdict(c) for c in items]})
+    return _json({"items": [_conflict_json(c) for c in items]})
 
 
-class ResolveChoice(BaseModel):
+class ResolveChoice(Body):
     """Exactly one of: a tracker show, a TMDB show, candidate N as listed, or ignore."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    tvshow_id: int | None = Field(default=None, gt=0)
-    tmdb_id: int | None = Field(default=None, gt=0)
-    pick: int | None = Field(default=None, gt=0)
+    tvshow_id: ShowId | None = None
+    tmdb_id: Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_TMDB_ID)] | None = None
+    pick: Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_PICK)] | None = None
     ignore: bool = False
 
     def choice(self) -> Choice:
@@ -287,25 +429,37 @@ class ResolveChoice(BaseModel):
         if self.ignore:
             given.append(Ignore())
         if len(given) != 1:
-            raise InvalidInputError("give exactly one of tvshow_id, tmdb_id, pick or ignore")
+            raise InvalidInputError(
+                "give exactly one of tvshow_id, tmdb_id, pick or ignore (ignore must be true)"
+            )
         return given[0]
 
 
 async def resolve_conflict(request: web.Request) -> web.Response:
     user = await _user(request)
     conflict_id = _path_id(request)
+    services = request.app[SERVICES]
     body: ResolveChoice = await _body(request, ResolveChoice)
     choice = body.choice()
-    services = request.app[SERVICES]
     try:
         conflict = await services.conflicts.get(None, conflict_id)
     except NotFoundError:
         conflict = None
     _check_owner(conflict.user_id if conflict else None, user, "conflict", conflict_id)
+    assert conflict is not None
+    if (
+        isinstance(choice, Pick)
+        and not conflict.resolved
+        and choice.number > len(conflict.potential_matches)
+    ):
+        raise NotFoundError(
+            f"conflict {conflict_id} has no candidate {choice.number} "
+            f"({len(conflict.potential_matches)} listed)"
+        )
     resolution = await services.conflicts.resolve(
         conflict_id, user_id=user.id, choice=choice, resolved_by="api"
     )
-    return _json(dataclasses.asdict(resolution))
+    return _json(_resolution_json(resolution))
 
 
 # -- logs ---------------------------------------------------------------------------------
@@ -313,22 +467,18 @@ async def resolve_conflict(request: web.Request) -> web.Response:
 
 async def list_logs(request: web.Request) -> web.Response:
     user = await _user(request)
-    status = request.query.get("status") or None
+    status = request.query.get("status")
     if status is not None and status not in LOG_STATUSES:
         raise InvalidInputError(f"status must be one of {', '.join(LOG_STATUSES)}")
     limit, offset = _page(request)
     async with request.app[SERVICES].pool.acquire() as conn:
         items = await webhook_logs.recent(conn, user.id, status=status, limit=limit, offset=offset)
-    return _json(_paged(items, limit, offset))
-
-
-async def openapi(request: web.Request) -> web.Response:
-    return _json(openapi_document())
+    return _json(_paged([_log_json(e) for e in items], limit, offset))
 
 
 def setup_api(app: web.Application) -> None:
+    openapi.add_doc(app, openapi.API_DOC)
     r = app.router
-    r.add_get("/api/openapi.json", openapi)
     r.add_get("/api/plex/config", get_config)
     r.add_post("/api/plex/config", post_config)
     r.add_delete("/api/plex/config", delete_config)

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from core.health import HealthState
 from core.services.container import Services
-from daemon.ratelimit import RateLimiter
+from daemon.ratelimit import WebhookLimits
 
 SERVICES = web.AppKey("services", Services)
 HEALTH = web.AppKey("health", HealthState)
-LIMITER = web.AppKey("limiter", RateLimiter)
+LIMITS = web.AppKey("limits", WebhookLimits)

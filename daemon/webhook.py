@@ -1,15 +1,20 @@
-"""POST /api/plex/webhook: rate limit, secret, size limit, read the payload, persist, answer."""
+"""POST /api/plex/webhook: secret, rate limits, size and time limits, read the payload,
+persist, answer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import parse_qs
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
+from core.crypto import sha256_hex
 from core.errors import InvalidInputError
 from core.services.container import Services
-from daemon.keys import HEALTH, LIMITER, SERVICES
+from daemon.clientaddr import bucket_key, client_address
+from daemon.keys import LIMITS, SERVICES
+from daemon.multipart import BodyTooLarge, boundary_of, read_form_field
 from daemon.ratelimit import retry_after_header
 
 log = logging.getLogger(__name__)
@@ -18,13 +23,8 @@ CHUNK = 64 * 1024
 _UNAUTHORIZED = {"error": "unauthorized"}
 
 
-class TooLarge(Exception):
+class UnsupportedType(Exception):
     pass
-
-
-def _client_ip(request: web.Request) -> str:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    return str(peer[0]) if peer else "unknown"
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
@@ -32,21 +32,8 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     while chunk := await request.content.read(CHUNK):
         data += chunk
         if len(data) > limit:
-            raise TooLarge
+            raise BodyTooLarge
     return bytes(data)
-
-
-async def _read_part(
-    part: BodyPartReader, limit: int, used: int, *, keep: bool
-) -> tuple[bytes, int]:
-    data = bytearray()
-    while chunk := await part.read_chunk(CHUNK):
-        used += len(chunk)
-        if used > limit:
-            raise TooLarge
-        if keep:
-            data += chunk
-    return bytes(data), used
 
 
 async def read_payload(request: web.Request, limit: int) -> bytes:
@@ -54,20 +41,10 @@ async def read_payload(request: web.Request, limit: int) -> bytes:
     through and dropped, never kept. InvalidInputError explains a body we can't use."""
     ctype = request.content_type
     if ctype == "multipart/form-data":
-        payload: bytes | None = None
-        used = 0
-        try:
-            reader = await request.multipart()
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, BodyPartReader):
-                    raise InvalidInputError("nested multipart bodies are not supported")
-                wanted = part.name == "payload" and payload is None
-                data, used = await _read_part(part, limit, used, keep=wanted)
-                if wanted:
-                    payload = data
-        except (ValueError, AssertionError, RuntimeError, UnicodeDecodeError) as exc:
-            # aiohttp's multipart reader reports a malformed or truncated body this way.
-            raise InvalidInputError(f"malformed multipart body: {exc}") from None
+        boundary = boundary_of(request.headers.get("Content-Type", ""))
+        payload = await read_form_field(
+            lambda: request.content.read(CHUNK), boundary, "payload", limit=limit
+        )
         if payload is None:
             raise InvalidInputError("multipart body has no 'payload' part")
         return payload
@@ -85,37 +62,75 @@ async def read_payload(request: web.Request, limit: int) -> bytes:
     raise UnsupportedType(ctype or "none")
 
 
-class UnsupportedType(Exception):
-    pass
+def _refuse(
+    services: Services, reason: str, status: int, error: str, **headers: str
+) -> web.Response:
+    services.metrics.webhooks_rejected.labels(reason=reason).inc()
+    return web.json_response({"error": error}, status=status, headers=headers or None)
 
 
 async def plex_webhook(request: web.Request) -> web.Response:
     services: Services = request.app[SERVICES]
-    metrics = services.metrics
-    if request.app[HEALTH].draining:
-        metrics.webhooks_rejected.labels(reason="shutting_down").inc()
-        return web.json_response({"error": "shutting down"}, status=503)
-    wait = request.app[LIMITER].check(_client_ip(request))
-    if wait is not None:
-        metrics.webhooks_rejected.labels(reason="rate_limited").inc()
-        return web.json_response(
-            {"error": "rate limited"}, status=429, headers={"Retry-After": retry_after_header(wait)}
+    settings = services.settings
+    if services.pool.is_closing():
+        # The last moments of a shutdown: nowhere to persist to. Until then (draining
+        # included) webhooks are stored as usual; the next start processes them.
+        return _refuse(services, "shutting_down", 503, "shutting down")
+    limits = request.app[LIMITS]
+    address = bucket_key(
+        client_address(
+            request.remote,
+            request.headers.getall("X-Forwarded-For", ()),
+            settings.trusted_networks,
+        )
+    )
+    secret = request.query.get("secret", "")
+    secret_hash = sha256_hex(secret)
+    if limits.failing(address) and not await limits.known_secrets.contains(secret_hash):
+        # Over the failure budget: only a secret known to be valid gets further, and the
+        # database is not asked about the others.
+        wait = retry_after_header(limits.failure_wait(address))
+        return _refuse(
+            services, "too_many_failures", 429, "too many failed attempts", **{"Retry-After": wait}
         )
     # Missing and wrong secrets take the same path (a hash lookup), so they answer alike.
-    owner = await services.accounts.owner_of_secret(request.query.get("secret", ""))
+    owner = await services.accounts.owner_of_secret(secret)
     if owner is None:
-        metrics.webhooks_rejected.labels(reason="unauthorized").inc()
-        return web.json_response(_UNAUTHORIZED, status=401)
-    limit = services.settings.max_body_bytes
+        limits.failed(address)
+        return _refuse(services, "unauthorized", 401, _UNAUTHORIZED["error"])
+    wait_for = limits.senders.check(secret_hash)
+    if wait_for is not None:
+        return _refuse(
+            services,
+            "rate_limited",
+            429,
+            "rate limited",
+            **{"Retry-After": retry_after_header(wait_for)},
+        )
+    limit = settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        metrics.webhooks_rejected.labels(reason="too_large").inc()
-        return web.json_response({"error": f"body over {limit} bytes"}, status=413)
+        return _refuse(services, "too_large", 413, f"body over {limit} bytes")
     intake = services.intake
     try:
-        payload = await read_payload(request, limit)
-    except TooLarge:
-        metrics.webhooks_rejected.labels(reason="too_large").inc()
-        return web.json_response({"error": f"body over {limit} bytes"}, status=413)
+        async with asyncio.timeout(settings.http_body_timeout):
+            payload = await read_payload(request, limit)
+    except BodyTooLarge:
+        return _refuse(services, "too_large", 413, f"body over {limit} bytes")
+    except TimeoutError:
+        # A body trickled in too slowly: nothing usable arrived, so there's nothing to keep.
+        log.info(
+            "webhook user=%d: body not received within %ss",
+            owner.user_id,
+            settings.http_body_timeout,
+        )
+        answer = _refuse(
+            services,
+            "read_timeout",
+            408,
+            f"body not received within {settings.http_body_timeout:g} s",
+        )
+        answer.force_close()
+        return answer
     except UnsupportedType as exc:
         result = await intake.reject(
             owner.user_id,

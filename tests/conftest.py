@@ -131,4 +131,3 @@ def cli_env(clean_db: str, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def unique_name(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-

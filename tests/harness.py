@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from aiohttp import web
 from app.runtime import open_services
 from core.health import HealthState
 from core.services.container import Services
-from daemon.app import create_app
+from daemon.app import create_runner
 from tests.conftest import make_settings
 from tests.fakes.plex_server import DEFAULT_TOKEN as PLEX_TOKEN
 from tests.fakes.plex_server import FakePlexServer
@@ -99,20 +100,21 @@ class Daemon:
             await conn.close()
 
 
-@pytest.fixture
-async def daemon(clean_db: str, tmp_path: Path) -> AsyncIterator[Daemon]:
+@asynccontextmanager
+async def running_daemon(dsn: str, tmp_path: Path, **overrides: object) -> AsyncIterator[Daemon]:
+    """The daemon on a free loopback port, with settings overridden as given."""
     async with FakeTmdb() as tmdb, FakePlexServer() as plex_server, FakePlexTv() as plextv:
-        settings = make_settings(
-            clean_db,
-            tmp_path,
-            TMDB_BASE_URL=tmdb.base_url,
-            TMDB_API_KEY=DEFAULT_API_KEY,
-            PLEX_TV_BASE_URL=plextv.base_url,
-            PLEX_RATE_LIMIT=100_000,
-        )
+        values: dict[str, object] = {
+            "TMDB_BASE_URL": tmdb.base_url,
+            "TMDB_API_KEY": DEFAULT_API_KEY,
+            "PLEX_TV_BASE_URL": plextv.base_url,
+            "PLEX_RATE_LIMIT": 100_000,
+            **overrides,
+        }
+        settings = make_settings(dsn, tmp_path, **values)
         async with open_services(settings) as services:
             health = HealthState()
-            runner = web.AppRunner(create_app(services, health), access_log=None)
+            runner = create_runner(services, health)
             await runner.setup()
             port = free_port()
             await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -127,9 +129,15 @@ async def daemon(clean_db: str, tmp_path: Path) -> AsyncIterator[Daemon]:
                         tmdb,
                         plex_server,
                         plextv,
-                        clean_db,
+                        dsn,
                         runner.app,
                     )
             finally:
                 await services.worker.stop()
                 await runner.cleanup()
+
+
+@pytest.fixture
+async def daemon(clean_db: str, tmp_path: Path) -> AsyncIterator[Daemon]:
+    async with running_daemon(clean_db, tmp_path) as running:
+        yield running

@@ -85,7 +85,7 @@ async def test_config_get_post_delete(daemon: Daemon) -> None:
     for bad, message in (
         ({"auto_add_shows": "maybe"}, "invalid body: auto_add_shows"),
         ({"nope": 1}, "invalid body: nope"),
-        ({"server_url": "ftp://x"}, "server_url must start with http"),
+        ({"server_url": "ftp://example.com"}, "server_url: must be a URL starting with http"),
     ):
         answer = await api("POST", "/api/plex/config", json=bad)
         assert answer.status_code == 400 and message in answer.json()["error"], answer.text

@@ -10,12 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from core.health import HealthState
-from daemon.app import create_app
-from daemon.keys import LIMITER
-from daemon.ratelimit import RateLimiter
 from tests.harness import Daemon
 from tests.plex_payloads import (
     FAKE_JPEG,
@@ -28,7 +23,6 @@ from tests.plex_payloads import (
     scrobble,
     track,
 )
-from tests.processes import free_port
 
 OFFICE = {
     "title": "The Office",
@@ -504,50 +498,6 @@ async def test_optional_fields_may_be_missing(daemon: Daemon) -> None:
     payload.pop("Player")
     row = await _accepted(daemon, payload, secret)
     assert row["status"] == "success"
-
-
-async def test_rate_limit_answers_429_with_retry_after(daemon: Daemon) -> None:
-    _, secret = await _office(daemon)
-    app = create_app(daemon.services, HealthState())
-    app[LIMITER] = RateLimiter(2)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        body, ctype = multipart(event("media.play", episode()))
-        codes = [
-            await daemon.http.post(
-                f"http://127.0.0.1:{port}/api/plex/webhook",
-                params={"secret": secret},
-                content=body,
-                headers={"Content-Type": ctype},
-            )
-            for _ in range(3)
-        ]
-    finally:
-        await runner.cleanup()
-    assert [c.status_code for c in codes] == [200, 200, 429]
-    assert int(codes[2].headers["Retry-After"]) >= 1
-
-
-def test_rate_limiter_refills_over_time() -> None:
-    now = [0.0]
-    limiter = RateLimiter(60, clock=lambda: now[0])
-    assert all(limiter.check("ip") is None for _ in range(60))
-    wait = limiter.check("ip")
-    assert wait is not None and 0.9 < wait <= 1.0
-    assert limiter.check("other") is None
-    now[0] += 1.0
-    assert limiter.check("ip") is None
-
-
-async def test_draining_answers_503(daemon: Daemon) -> None:
-    _, secret = await _office(daemon)
-    daemon.health.draining = True
-    answer = await daemon.post(scrobble(), secret)
-    assert answer.status_code == 503
-    assert (await daemon.http.get(daemon.base_url + "/healthz")).status_code == 503
 
 
 async def test_secret_never_reaches_the_log_output(

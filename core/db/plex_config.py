@@ -155,3 +155,11 @@ async def replace_encrypted(
         token,
         secret,
     )
+
+
+async def secret_hashes(conn: Conn) -> frozenset[str]:
+    """Every current webhook secret's hash (the edge keeps them in memory under a flood)."""
+    rows = await conn.fetch(
+        "SELECT webhook_secret_hash FROM plex_config WHERE webhook_secret_hash IS NOT NULL"
+    )
+    return frozenset(r["webhook_secret_hash"] for r in rows)
