@@ -12,7 +12,9 @@ from core.db import sync_state
 from core.history.plan import GONE_UNMAPPED, NOT_EPISODE, SECTION_EXCLUDED, SHOW_IGNORED
 from core.history.service import summary
 from core.services.conflicts import Ignore, UseShow
-from tests.fakes.plex_server import OWNER_ID
+from tests.fakes._base import closed_port_url
+from tests.fakes.plex_server import DEFAULT_TOKEN as PLEX_TOKEN
+from tests.fakes.plex_server import OWNER_ID, FakePlexServer
 from tests.harness import Daemon
 from tests.history_support import (
     DAY,
@@ -162,6 +164,10 @@ async def test_deleted_media_movies_and_excluded_sections(daemon: Daemon) -> Non
     lost = plex_show(plex, 300, "Lost", 2004, {1: 3})
     plex.watch(lost.ep(1, 2).rating_key, viewed_at=T0 + DAY)
     plex.delete_show(300)
+    # Still in the history with its keys, but the server no longer knows the show (404).
+    vanished = plex_show(plex, 600, "Vanished", 2010, {1: 2})
+    plex.watch(vanished.ep(1, 1).rating_key, viewed_at=T0 + DAY)
+    del plex.items["600"]
     kids = plex.add_section(7, "show", "Kids TV")
     bluey = plex_show(plex, 400, "Bluey", 2018, {1: 2}, section_id=kids.key)
     plex.watch(bluey.ep(1, 1).rating_key, viewed_at=T0 + DAY)
@@ -170,7 +176,8 @@ async def test_deleted_media_movies_and_excluded_sections(daemon: Daemon) -> Non
     run = await daemon.services.history.run_now(user_id, trigger="cli", mode="full")
     assert run is not None and run.state == "succeeded", run.error
     assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 6)]
-    assert run.skipped == {GONE_UNMAPPED: 1, SECTION_EXCLUDED: 1}, run.skipped
+    assert run.skipped == {GONE_UNMAPPED: 2, SECTION_EXCLUDED: 1}, run.skipped
+    assert plex.requests_to("/library/metadata/600") != []  # asked, then gave up on it
     # The excluded section's shows are not even listed.
     assert plex.requests_to("/library/sections/7/all") == []
 
@@ -423,3 +430,53 @@ async def test_ignoring_the_conflict_drops_its_held_history(daemon: Daemon) -> N
     assert await daemon.fetch("SELECT * FROM plex_history_held") == []
     again = await daemon.services.history.run_now(user_id, trigger="cli", mode="full")
     assert again is not None and again.skipped == {SHOW_IGNORED: 1}
+
+
+async def test_without_a_server_url_the_first_address_plex_tv_lists_that_answers_is_used(
+    daemon: Daemon,
+) -> None:
+    user_id, _ = await daemon.connect("alice", server=False)
+    office, _ = await office_and_severance(daemon, user_id)
+    plex = daemon.plex_server
+    plex.watch(office.ep(1, 1).rating_key, viewed_at=T0)
+
+    def connection(uri: str, *, local: bool, relay: bool = False) -> dict[str, object]:
+        return {"protocol": "http", "uri": uri, "local": local, "relay": relay}
+
+    async with FakePlexServer() as impostor:
+        daemon.plextv.add_server(
+            PLEX_TOKEN,
+            name="Living Room",
+            client_identifier=plex.machine_identifier,
+            connections=[
+                connection(closed_port_url(), local=True),  # a LAN address from elsewhere
+                connection(impostor.base_url, local=True),  # another Plex server answers there
+                connection(plex.base_url, local=False),
+                connection(closed_port_url(), local=False, relay=True),
+            ],
+        )
+        run = await daemon.services.history.run_now(user_id, trigger="cli")
+        assert run is not None and run.state == "succeeded", run.error
+        assert run.server_id == plex.machine_identifier and run.episodes_marked == 1
+        # The other server was only asked who it is.
+        assert [r.path for r in impostor.requests] == ["/identity"]
+        # The address that worked is tried first next time; nothing was pinned in the config.
+        again = await daemon.services.history.run_now(user_id, trigger="cli")
+        assert again is not None and again.state == "succeeded"
+        assert len(impostor.requests) == 1
+    config = await daemon.services.accounts.config(user_id)
+    assert config.server_url is None
+
+
+async def test_no_address_answering_is_a_clear_failed_run(daemon: Daemon) -> None:
+    user_id, _ = await daemon.connect("alice", server=False)
+    daemon.plextv.add_server(
+        PLEX_TOKEN,
+        name="Living Room",
+        client_identifier=daemon.plex_server.machine_identifier,
+        uris=[closed_port_url()],
+    )
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.state == "failed"
+    assert run.error is not None and "none of the 1 addresses plex.tv lists" in run.error
+    assert "'Living Room'" in run.error
