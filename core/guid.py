@@ -45,7 +45,10 @@ class GuidInfo:
 UNKNOWN = GuidInfo(agent="unknown")
 
 # ASCII digits only: str.isdigit() accepts "²" and other digits that int() refuses.
-_NUMBER = re.compile(r"[0-9]{1,12}", re.ASCII)
+_NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
+# Ids are stored in PostgreSQL `integer` columns: a bigger number is no usable id (it would
+# fail every query, and every retry of it, instead of falling back to the title).
+MAX_ID = 2**31 - 1
 _IMDB = re.compile(r"tt[0-9]{5,10}", re.ASCII)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", re.ASCII | re.DOTALL)
 # Legacy agent identifiers -> our agent names.
@@ -61,7 +64,8 @@ _LEGACY_AGENTS = {
     "local": "local",
 }
 # HAMA prefixes: "tvdb3-" etc. are TVDB ids with a different episode numbering mode,
-# "anidb2-" etc. likewise for AniDB; the id itself is the same.
+# "anidb2-" etc. likewise for AniDB; the id itself is the same. HAMA's "tmdb-" ids are TMDB
+# MOVIE ids (HAMA looks them up under /movie/), its "tsdb-" ids TMDB TV ids.
 _HAMA_ID = re.compile(r"^(anidb|tvdb|tmdb|tsdb|imdb)[0-9]?-(.+)$", re.ASCII)
 
 
@@ -69,12 +73,15 @@ def _positive_int(text: str) -> int | None:
     if _NUMBER.fullmatch(text) is None:
         return None
     value = int(text)
-    return value if value > 0 else None
+    return value if 0 < value <= MAX_ID else None
 
 
 def _non_negative_int(text: str) -> int | None:
     # Season 0 (specials) and episode 0 are real.
-    return int(text) if _NUMBER.fullmatch(text) else None
+    if _NUMBER.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 def _imdb_id(text: str) -> str | None:
@@ -99,8 +106,10 @@ def _parse_hama(ident: str, season: int | None, episode: int | None) -> GuidInfo
         return GuidInfo(agent="hama", anidb_id=_positive_int(value), season=season, episode=episode)
     if source == "tvdb":
         return GuidInfo(agent="hama", tvdb_id=_positive_int(value), season=season, episode=episode)
-    if source in ("tmdb", "tsdb"):
+    if source == "tsdb":
         return GuidInfo(agent="hama", tmdb_id=_positive_int(value), season=season, episode=episode)
+    if source == "tmdb":  # a movie id: never a TV show's
+        return GuidInfo(agent="hama", season=season, episode=episode)
     return GuidInfo(agent="hama", imdb_id=_imdb_id(value), season=season, episode=episode)
 
 

@@ -49,7 +49,11 @@ CASES: list[tuple[str | None, GuidInfo]] = [
     ("com.plexapp.agents.hama://anidb2-69?lang=en", GuidInfo("hama", anidb_id=69)),
     ("hama://tvdb-305074", GuidInfo("hama", tvdb_id=305074)),
     ("hama://tvdb3-305074/2/5", GuidInfo("hama", tvdb_id=305074, season=2, episode=5)),
-    ("hama://tmdb-46260", GuidInfo("hama", tmdb_id=46260)),
+    # HAMA's tmdb- ids are TMDB MOVIE ids (it looks them up under /movie/): no TV id. Its
+    # TV shows on TMDB are tsdb-.
+    ("hama://tmdb-603", GuidInfo("hama")),
+    ("com.plexapp.agents.hama://tmdb-603/1/2?lang=en", GuidInfo("hama", season=1, episode=2)),
+    ("hama://tsdb-46260", GuidInfo("hama", tmdb_id=46260)),
     ("hama://imdb-tt2560140", GuidInfo("hama", imdb_id="tt2560140")),
     ("hama://mal-5114", GuidInfo("hama")),
     # Local media and the "none" agent: Plex-internal numbers, not external ids.
@@ -66,6 +70,13 @@ CASES: list[tuple[str | None, GuidInfo]] = [
     ("com.plexapp.agents.thetvdb://", GuidInfo("thetvdb")),
     ("com.plexapp.agents.thetvdb://0", GuidInfo("thetvdb")),
     ("com.plexapp.agents.thetvdb://²³", GuidInfo("thetvdb")),
+    # Ids beyond PostgreSQL's integer are no usable id (the title step takes over), not an
+    # error on every retry.
+    ("com.plexapp.agents.thetvdb://999999999999/1/3", GuidInfo("thetvdb", season=1, episode=3)),
+    ("com.plexapp.agents.themoviedb://2147483648", GuidInfo("themoviedb")),
+    ("com.plexapp.agents.themoviedb://2147483647", GuidInfo("themoviedb", tmdb_id=2147483647)),
+    ("com.plexapp.agents.thetvdb://1/99999999999/1", GuidInfo("thetvdb", tvdb_id=1)),
+    ("hama://anidb-100000000000", GuidInfo("hama")),
 ]
 
 
@@ -100,6 +111,7 @@ GUID_LISTS: list[tuple[list[str], GuidInfo]] = [
     (["tmdb://abc", "tmdb://1396", "tmdb://1"], GuidInfo("plex", tmdb_id=1396)),
     (["anidb://1", "imdb://nm0000001", "plex://show/x"], GuidInfo("unknown")),
     (["tvdb:81189", "", "tvdb://"], GuidInfo("unknown")),
+    (["tmdb://999999999999", "tvdb://81189"], GuidInfo("plex", tvdb_id=81189)),
     ([], GuidInfo("unknown")),
 ]
 
@@ -163,14 +175,15 @@ def test_imdb_guid_round_trip(digits: int, lang: str) -> None:
 
 
 @given(
-    source=st.sampled_from(["anidb", "anidb2", "tvdb", "tvdb3", "tvdb4", "tmdb"]),
+    source=st.sampled_from(["anidb", "anidb2", "tvdb", "tvdb3", "tvdb4", "tsdb", "tmdb"]),
     show_id=_ids,
     prefix=st.sampled_from(["hama://", "com.plexapp.agents.hama://"]),
 )
 def test_hama_guid_round_trip(source: str, show_id: int, prefix: str) -> None:
     info = parse_guid(f"{prefix}{source}-{show_id}?lang=en")
-    found = {"anidb": info.anidb_id, "tvdb": info.tvdb_id, "tmdb": info.tmdb_id}
-    assert found[source.rstrip("0123456789")] == show_id
+    found = {"anidb": info.anidb_id, "tvdb": info.tvdb_id, "tsdb": info.tmdb_id, "tmdb": None}
+    assert found[source.rstrip("0123456789")] == (None if source == "tmdb" else show_id)
+    assert source != "tmdb" or not info.has_ids  # a movie id is never a show's
 
 
 @given(tmdb=_ids, tvdb=_ids)

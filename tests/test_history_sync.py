@@ -282,7 +282,7 @@ async def test_a_multi_episode_file_marks_every_episode_it_holds_from_a_webhook(
     user_id, secret = await daemon.connect("alice")
     office, _ = await office_and_severance(daemon, user_id)
     two_part_file(office, 1, 4)
-    # Plex scrobbles only the file's first episode.
+    # Plex scrobbles only the file's first episode, with the whole file's length.
     meta = episode(
         show="The Office",
         show_key="100",
@@ -291,6 +291,7 @@ async def test_a_multi_episode_file_marks_every_episode_it_holds_from_a_webhook(
         item_key=office.ep(1, 4).rating_key,
         grandparent_guid=daemon.plex_server.items["100"].guid,
     )
+    meta["duration"] = 2 * 30 * 60_000  # two 30-minute episodes
     answer = await daemon.post(scrobble(meta), secret)
     assert answer.status_code == 200, answer.text
     row = await daemon.settled(answer.json()["id"])
@@ -298,10 +299,11 @@ async def test_a_multi_episode_file_marks_every_episode_it_holds_from_a_webhook(
     await daemon.services.multi_episode.drain()
     assert await watched(daemon, user_id, "The Office") == [(1, 4), (1, 5)]
     assert await totals_consistent(daemon, user_id) == []
+    assert daemon.plex_server.requests_to(f"/library/metadata/{office.ep(1, 4).rating_key}")
 
-    # A single-episode file asks once, then the answer is remembered.
+    # One episode's length: a one-episode file, nothing to ask the server.
     requests = len(daemon.plex_server.requests)
-    meta = episode(
+    single = episode(
         show="The Office",
         show_key="100",
         season=1,
@@ -309,12 +311,20 @@ async def test_a_multi_episode_file_marks_every_episode_it_holds_from_a_webhook(
         item_key=office.ep(1, 1).rating_key,
         grandparent_guid=daemon.plex_server.items["100"].guid,
     )
+    single["duration"] = 29 * 60_000
+    answer = await daemon.post(scrobble(single), secret)
+    await daemon.settled(answer.json()["id"])
+    await daemon.services.multi_episode.drain()
+    assert len(daemon.plex_server.requests) == requests
+    # No length given (a relay): asked once, then the answer is remembered.
+    del single["duration"]
+    single["index"], single["ratingKey"] = 2, office.ep(1, 2).rating_key
     for _ in range(2):
-        answer = await daemon.post(scrobble(meta), secret)
+        answer = await daemon.post(scrobble(single), secret)
         await daemon.settled(answer.json()["id"])
     await daemon.services.multi_episode.drain()
     assert len(daemon.plex_server.requests) == requests + 1
-    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 4), (1, 5)]
+    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 2), (1, 4), (1, 5)]
 
 
 async def test_the_webhook_is_marked_even_when_the_server_cannot_say_what_its_file_holds(
@@ -333,11 +343,13 @@ async def test_the_webhook_is_marked_even_when_the_server_cannot_say_what_its_fi
         number=4,
         item_key=office.ep(1, 4).rating_key,
     )
+    meta["duration"] = 2 * 30 * 60_000
     answer = await daemon.post(scrobble(meta), secret)
     row = await daemon.settled(answer.json()["id"])
     assert (row["status"], row["action_taken"]) == ("success", "marked_watched")
     await daemon.services.multi_episode.drain()
     assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 4)]
+    assert daemon.plex_server.requests[-1].path == "/identity"  # it asked; the server was down
     # Back up: the scheduled sync reads the file from the library and completes the range.
     daemon.plex_server.down = False
     office.ep(1, 4).view_count, office.ep(1, 4).last_viewed_at = (

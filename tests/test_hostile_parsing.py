@@ -9,9 +9,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.db.plex_config import PlexConfig
 from core.errors import InvalidInputError
 from core.guid import AGENTS, parse_guid
-from core.payload import parse_payload
+from core.payload import MAX_KEY, parse_payload, scrobble_keys
+from core.services.intake import judge
 from tests.plex_payloads import event, legacy_episode, scrobble
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,7 +52,7 @@ def test_parse_guid_never_raises(guid: str | None) -> None:
     assert info.agent in AGENTS
     # Ids it reports are well-formed: what a SQL parameter of that type accepts.
     for value in (info.tmdb_id, info.tvdb_id, info.anidb_id):
-        assert value is None or (isinstance(value, int) and 0 <= value < 10**12)
+        assert value is None or (isinstance(value, int) and 0 < value < 2**31)
     assert info.imdb_id is None or (info.imdb_id.startswith("tt") and info.imdb_id.isascii())
 
 
@@ -58,12 +60,28 @@ _JSON = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
-    | st.floats(allow_nan=False)
+    | st.integers(min_value=10**19, max_value=10**30)
+    | st.floats()  # NaN and ±Infinity too: json.dumps writes them, jsonb can't hold them
     | st.text(),  # includes NULs and lone surrogates
     lambda children: (
         st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
     ),
     max_leaves=30,
+)
+_CONFIG = PlexConfig(
+    user_id=1,
+    plex_token=None,
+    plex_account_id=None,
+    plex_username=None,
+    server_url=None,
+    server_uuid=None,
+    webhook_secret=None,
+    webhook_secret_hash=None,
+    enabled=True,
+    auto_add_shows=True,
+    auto_mark_watched=True,
+    followed_accounts=(),
+    notify_channel_id=None,
 )
 _FIELDS = [
     "event",
@@ -87,6 +105,9 @@ _META_FIELDS = [
     "lastViewedAt",
     "type",
     "title",
+    "grandparentKey",
+    "guid",
+    "librarySectionType",
 ]
 
 
@@ -117,11 +138,18 @@ def _only_invalid_input(text: str | bytes) -> None:
     except InvalidInputError as exc:
         assert str(exc)  # a reason to show the sender
         return
-    # Accepted: the raw object must be storable as jsonb (no NUL, no lone surrogate).
-    stored = json.dumps(raw, ensure_ascii=False)
+    # Accepted: the raw object must be storable as jsonb (no NUL, no lone surrogate, no NaN).
+    stored = json.dumps(raw, ensure_ascii=False, allow_nan=False)
     stored.encode("utf-8")
     assert "\x00" not in stored and "\\u0000" not in stored
     assert model.event
+    # Deciding never raises, and what a queued scrobble stores in indexed columns is bounded.
+    judge(model, _CONFIG)
+    keys = scrobble_keys(model)
+    if keys is not None:
+        for key in (keys.show_key, keys.item_key, keys.account_key):
+            assert len(key) <= 2 * MAX_KEY + 30
+        assert 0 <= keys.season < 2**31 and 0 <= keys.episode < 2**31
 
 
 @FAST
@@ -166,5 +194,9 @@ def test_parse_payload_deep_nesting_and_escapes() -> None:
         '{"event": 1e999}',
         '{"event": "media.scrobble", "Metadata": {"index": 1e400}}',
         '{"event": "media.scrobble", "Metadata": {"index": 99999999999999999999999}}',
+        '{"event": "media.scrobble", "Metadata": {"index": NaN, "x": [Infinity, -Infinity]}}',
+        '{"event": "media.scrobble", "n": ' + "9" * 5000 + "}",
+        '{"event": "media.scrobble", "n": [' + "[" * 500 + "NaN" + "]" * 500 + "]}",
+        '{"event": "media.scrobble", "n": 1e999, "m": -1e999, "o": 1e-999}',
     ):
         _only_invalid_input(text)

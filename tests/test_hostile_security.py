@@ -89,12 +89,14 @@ async def test_sql_injection_title_round_trips(
         run_cli, "shows", "import", str(library), "--user", "alice", env=cli_env
     )
     assert done.returncode == 0, done.stderr
-    meta = legacy_episode("thetvdb", "424242", 1, 1, show=EVIL, show_key=EVIL, title=EVIL)
-    answer = await daemon.post(scrobble(meta), secret)
+    # Rating keys are numbers (anything else is no key), so the injection rides in the
+    # account id, a free-text key, and in every title.
+    meta = legacy_episode("thetvdb", "424242", 1, 1, show=EVIL, show_key="4242", title=EVIL)
+    answer = await daemon.post(scrobble(meta, account={"id": EVIL, "title": "alice"}), secret)
     assert answer.status_code == 200
     row = await daemon.settled(answer.json()["id"])
     assert (row["status"], row["action_taken"]) == ("success", "marked_watched")
-    assert row["plex_title"] == EVIL
+    assert (row["plex_title"], row["plex_account_id"]) == (EVIL, EVIL)
     listed = await asyncio.to_thread(run_cli, "shows", "list", "--user", "alice", env=cli_env)
     assert listed.returncode == 0, listed.stderr
     assert EVIL in listed.stdout and "1/1" in listed.stdout
@@ -103,7 +105,9 @@ async def test_sql_injection_title_round_trips(
     )
     assert [(s["title"], s["watched_episodes"]) for s in shows] == [(EVIL, 1)]
     mapping = await daemon.fetch("SELECT plex_rating_key, plex_title FROM plex_show_mappings")
-    assert [(m["plex_rating_key"], m["plex_title"]) for m in mapping] == [(EVIL, EVIL)]
+    assert [(m["plex_rating_key"], m["plex_title"]) for m in mapping] == [("4242", EVIL)]
+    seen = await daemon.fetch("SELECT account_id FROM plex_scrobbles_seen")
+    assert [s["account_id"] for s in seen] == [EVIL]
 
 
 async def test_nothing_secret_in_the_log_answers_or_metrics_of_a_real_process(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.services.conflicts import UseShow
 from tests.harness import Daemon
 from tests.plex_payloads import (
     FAKE_JPEG,
@@ -23,6 +24,7 @@ from tests.plex_payloads import (
     scrobble,
     track,
 )
+from tests.processes import free_port
 
 OFFICE = {
     "title": "The Office",
@@ -472,11 +474,14 @@ async def test_multipart_without_payload_part_or_truncated(daemon: Daemon) -> No
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda p: p["Metadata"].pop("grandparentRatingKey"), "grandparentRatingKey"),
+        (lambda p: p["Metadata"].pop("grandparentTitle"), "lacks grandparentTitle"),
         (lambda p: p["Metadata"].pop("index"), "lacks index"),
         (lambda p: p["Metadata"].update(index="three"), "Metadata.index"),
         (lambda p: p.update(Account="alice"), "Account"),
-        (lambda p: p["Metadata"].update(lastViewedAt=[1]), "lastViewedAt"),
+        # Keys end up in unique indexes: a megabyte one is refused here, not in the worker.
+        (lambda p: p["Metadata"].update(ratingKey="1" * 1_000_000), "Metadata.ratingKey"),
+        (lambda p: p.update(Account={"id": "a" * 1_000_000, "title": "alice"}), "Account.id"),
+        (lambda p: p["Metadata"].update(grandparentKey="/" * 1_000_000), "grandparentKey"),
     ],
 )
 async def test_missing_fields_and_wrong_types(daemon: Daemon, mutate: Any, message: str) -> None:
@@ -487,6 +492,20 @@ async def test_missing_fields_and_wrong_types(daemon: Daemon, mutate: Any, messa
     assert answer.status_code == 400, answer.text
     row = await daemon.log_row(answer.json()["id"])
     assert row["status"] == "failed" and message in row["error_message"]
+    assert len(row["error_message"]) < 400 and len(answer.text) < 600
+
+
+async def test_fields_the_decision_does_not_need_are_dropped_not_refused(daemon: Daemon) -> None:
+    """A watch date we can't read means "when it arrived"; the payload is kept as it came."""
+    _, secret = await _office(daemon)
+    payload = scrobble(episode(season=1, number=4))
+    payload["Metadata"]["lastViewedAt"] = [1]
+    payload["Metadata"]["year"] = "MMV"
+    payload["Player"] = "Chrome"
+    row = await _accepted(daemon, payload, secret)
+    assert (row["status"], row["action_taken"]) == ("success", "marked_watched")
+    assert row["plex_watched_at"] is None
+    assert json.loads(row["payload"])["Metadata"]["lastViewedAt"] == [1]
 
 
 async def test_optional_fields_may_be_missing(daemon: Daemon) -> None:
@@ -513,3 +532,156 @@ async def test_secret_never_reaches_the_log_output(
     assert secret not in text
     assert "fake-plex-server-token" not in text
     assert "webhook" in text  # the one-line-per-webhook log is there
+
+
+# --- relays and offline set-ups (issue 10 items 1, 2, 7; issue 11) -------------------------
+
+
+def _relay(show: str, season: int, number: int, **metadata: Any) -> dict[str, Any]:
+    """What a Tautulli/n8n relay posts (Yamtrack #728): strings, a titled Account, no Server."""
+    return {
+        "event": "media.scrobble",
+        "Account": {"title": "alice"},
+        "Metadata": {
+            "type": "episode",
+            "title": f"Episode {number}",
+            "grandparentTitle": show,
+            "parentIndex": str(season),
+            "index": str(number),
+            **metadata,
+        },
+    }
+
+
+async def test_keyless_relay_becomes_a_conflict_then_maps_by_its_stand_in_key(
+    daemon: Daemon,
+) -> None:
+    """No key at all: never a guess on the title alone; once the owner decides, later relayed
+    scrobbles of the show map directly (by the stand-in key) and are marked."""
+    user_id, secret = await _office(daemon)
+    url = daemon.base_url + "/api/plex/webhook"
+    first = await daemon.http.post(url, params={"secret": secret}, json=_relay("The Office", 1, 1))
+    assert first.status_code == 200, first.text
+    row = await daemon.settled(first.json()["id"])
+    assert row["status"] == "pending" and row["held_by_conflict_id"] is not None
+    assert row["plex_rating_key"] == "relay:title:the office"
+    show = (await daemon.fetch("SELECT id FROM tvshows WHERE title = 'The Office'"))[0]
+    resolution = await daemon.services.conflicts.resolve(
+        row["held_by_conflict_id"], user_id=user_id, choice=UseShow(show["id"]), resolved_by="cli"
+    )
+    assert resolution.episodes_marked == 1
+    second = await daemon.http.post(
+        url,
+        params={"secret": secret},
+        data={"payload": json.dumps(_relay("The Office", 1, 2))},
+    )
+    row = await daemon.settled(second.json()["id"])
+    assert (row["status"], row["action_taken"]) == ("success", "marked_watched")
+    assert await _watched(daemon, "The Office") == [(1, 1), (1, 2)]
+    # A relay sending the show's year is matched on title + year like any other.
+    third = await daemon.http.post(
+        url, params={"secret": secret}, json=_relay("The Office", 1, 3, grandparentYear="2005")
+    )
+    row = await daemon.settled(third.json()["id"])
+    assert row["action_taken"] == "marked_watched"
+
+
+async def test_relay_with_grandparent_key_reads_the_show_from_the_server(daemon: Daemon) -> None:
+    """grandparentKey is the show's rating key: the same mapping as Plex's own scrobbles."""
+    _, secret = await _office(daemon)
+    direct = await _accepted(daemon, scrobble(episode(season=1, number=1)), secret)
+    assert direct["plex_rating_key"] == "1936543"
+    relayed = await daemon.http.post(
+        daemon.base_url + "/api/plex/webhook",
+        params={"secret": secret},
+        json=_relay("The Office", 1, 2, grandparentKey="/library/metadata/1936543"),
+    )
+    row = await daemon.settled(relayed.json()["id"])
+    assert (row["status"], row["action_taken"]) == ("success", "marked_watched")
+    assert row["plex_rating_key"] == "1936543"
+    assert len(await daemon.fetch("SELECT 1 FROM plex_show_mappings")) == 1
+
+
+async def test_show_with_legacy_guid_on_the_server_is_matched_by_it(daemon: Daemon) -> None:
+    """Item 7: a legacy-agent show as the server returns it has no Guid list; its own guid
+    carries the TVDB id, which beats falling back to the title."""
+    user_id, secret = await daemon.connect()
+    await daemon.import_shows(user_id, [OFFICE])
+    item = daemon.plex_server.add_show(
+        "4401", "The Office (US)", 2005, guid="com.plexapp.agents.thetvdb://73244?lang=en"
+    )
+    assert item.guids == []
+    meta = episode(show="The Office (US)", show_key="4401", season=2, number=2, rich=False)
+    for key in ("grandparentGuid", "guid", "parentGuid", "Guid"):
+        meta.pop(key)
+    row = await _accepted(daemon, scrobble(meta), secret)
+    assert (row["status"], row["action_taken"]) == ("success", "marked_watched")
+    mapping = (await daemon.fetch("SELECT * FROM plex_show_mappings"))[0]
+    assert (mapping["match_method"], mapping["tvdb_id"]) == ("tvdb_id", 73244)
+    assert mapping["plex_guid"] == "com.plexapp.agents.thetvdb://73244?lang=en"
+
+
+async def test_legacy_agents_match_with_the_plex_server_unreachable(daemon: Daemon) -> None:
+    """Issue 11: the ids are in the payload; the server is only asked for a year, and when
+    it can't answer the title step uses what the payload has. Never a failed scrobble."""
+    user_id, secret = await _office(daemon)
+    await daemon.services.accounts.update_settings(
+        user_id, server_url=f"http://127.0.0.1:{free_port()}"
+    )
+    meta = legacy_episode("thetvdb", "73244", 2, 5, show_key="4401")
+    del meta["grandparentGuid"]  # an older server: the episode's guid names the show
+    row = await _accepted(daemon, scrobble(meta), secret)
+    assert (row["status"], row["action_taken"]) == ("success", "marked_watched")
+    # A legacy show the tracker doesn't have: the year lookup fails, the title step runs.
+    unknown = legacy_episode("thetvdb", "70522", 1, 2, show="Farscape", show_key="70000")
+    row = await _accepted(daemon, scrobble(unknown), secret)
+    assert row["status"] == "pending" and row["held_by_conflict_id"] is not None
+    assert row["retryable"] is False
+    assert daemon.plex_server.requests == []
+
+
+async def test_current_agent_still_needs_the_server_and_fails_retryably(daemon: Daemon) -> None:
+    user_id, secret = await _office(daemon)
+    await daemon.services.accounts.update_settings(
+        user_id, server_url=f"http://127.0.0.1:{free_port()}"
+    )
+    row = await _accepted(daemon, scrobble(episode(season=1, number=3)), secret)
+    assert (row["status"], row["action_taken"], row["retryable"]) == (
+        "failed",
+        "upstream_error",
+        True,
+    )
+
+
+# --- what a log line may quote (issue 10 item 27) -------------------------------------------
+
+
+async def test_log_lines_quote_payload_text_once_and_bounded(
+    daemon: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fuzzer's megabyte event names and titles must not become megabytes of log: every
+    line quotes at most a bounded excerpt of the payload, and the event only once."""
+    caplog.set_level("INFO")
+    _, secret = await _office(daemon)
+    huge = "x" * 2_000_000
+    sent = 0
+    for payload in (
+        event("e" * 100, episode()),  # the longest event accepted, ignored
+        event("media.play" + "\\n" * 45, episode()),  # control characters
+        {"event": huge},  # refused (400)
+        scrobble(episode(show=huge)),  # refused: title too long
+        scrobble(movie() | {"type": "m" * 500}),  # ignored: media type quoted in the reason
+        scrobble(episode(show="t" * 500, season=1, number=9)),  # processed by the worker
+        {"event": "media.scrobble", "unused": huge, "Metadata": {"title": huge}},
+    ):
+        answer = await daemon.post(payload, secret)
+        sent += len(json.dumps(payload))
+        await daemon.settled(answer.json()["id"])
+    ours = [r for r in caplog.records if r.name.split(".")[0] in ("core", "daemon", "app")]
+    lines = [r.getMessage() for r in ours]
+    assert lines, "each webhook leaves a log line"
+    assert max(len(line) for line in lines) < 1500, max(lines, key=len)[:200]
+    assert sum(len(line) for line in lines) < 20_000 < sent
+    assert all("\n" not in line for line in lines)
+    ignored_line = next(line for line in lines if "action=ignored_event" in line)
+    assert ignored_line.count("e" * 50) == 1, ignored_line

@@ -27,6 +27,7 @@ class NewLog:
     plex_episode: int | None = None
     error_message: str | None = None
     processing_duration_ms: int | None = None
+    plex_watched_at: datetime | None = None  # None: when it arrived (created_at)
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,14 @@ async def insert_many(conn: Conn, logs: list[NewLog]) -> list[int]:
     rows = await conn.fetch(
         """INSERT INTO plex_webhook_logs (user_id, event_type, status, action_taken, payload,
                raw_body, plex_account_id, plex_rating_key, plex_item_key, plex_title,
-               plex_season, plex_episode, error_message, processing_duration_ms, processed_at)
-           SELECT u, e, s, a, p::jsonb, rb, acc, rk, ik, t, sn, ep, err, ms,
+               plex_season, plex_episode, error_message, processing_duration_ms, plex_watched_at,
+               processed_at)
+           SELECT u, e, s, a, p::jsonb, rb, acc, rk, ik, t, sn, ep, err, ms, wa,
                   CASE WHEN s <> 'pending' THEN now() END
            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                        $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::int[],
-                       $13::text[], $14::int[])
-                WITH ORDINALITY AS x(u, e, s, a, p, rb, acc, rk, ik, t, sn, ep, err, ms, ord)
+                       $13::text[], $14::int[], $15::timestamptz[])
+                WITH ORDINALITY AS x(u, e, s, a, p, rb, acc, rk, ik, t, sn, ep, err, ms, wa, ord)
            ORDER BY ord
            RETURNING id""",
         *(list(c) for c in columns),
@@ -95,6 +97,7 @@ def _values(log: NewLog) -> tuple[object, ...]:
         log.plex_episode,
         log.error_message,
         log.processing_duration_ms,
+        log.plex_watched_at,
     )
 
 
@@ -295,19 +298,24 @@ async def give_up_exhausted(conn: Conn, max_attempts: int) -> list[tuple[int, in
 
 @dataclass(frozen=True)
 class ScrobbledItem:
+    status: str
     item_key: str | None  # the episode's rating key
+    season: int | None
+    episode: int | None
     server_uuid: str | None
+    duration_ms: int | None  # how long Plex says the item is (the whole file)
     watched_at: datetime  # Plex's lastViewedAt, else when the webhook arrived
 
 
 async def scrobbled_item(conn: Conn, log_id: int) -> ScrobbledItem | None:
-    """Which Plex item a processed scrobble was, on which server, watched when (the
-    multi-episode follow-up reads the item's file from the server)."""
+    """Which Plex item a processed scrobble was, on which server, how long, watched when
+    (the multi-episode follow-up reads the item's file from the server)."""
     row = await conn.fetchrow(
-        """SELECT plex_item_key AS item_key, payload -> 'Server' ->> 'uuid' AS server_uuid,
-                  COALESCE(to_timestamp(NULLIF(
-                      (payload -> 'Metadata' ->> 'lastViewedAt')::bigint, 0)), created_at)
-                      AS watched_at
+        """SELECT status, plex_item_key AS item_key, plex_season AS season,
+                  plex_episode AS episode, payload -> 'Server' ->> 'uuid' AS server_uuid,
+                  CASE WHEN payload -> 'Metadata' ->> 'duration' ~ '^[0-9]{1,12}$'
+                       THEN (payload -> 'Metadata' ->> 'duration')::bigint END AS duration_ms,
+                  COALESCE(plex_watched_at, created_at) AS watched_at
            FROM plex_webhook_logs WHERE id = $1""",
         log_id,
     )

@@ -8,7 +8,9 @@ background task with a bounded queue, one item at a time:
 
 - the scrobble's own episode is already marked; this only adds its file's other episodes
   (same rules: earliest date wins, totals counted under the episode locks);
-- the file names are cached per item, so a rewatch costs no request;
+- a play no longer than the episode's runtime is of a one-episode file: no request (a
+  multi-episode file's items carry the whole file's duration); file names are cached per
+  item, so a rewatch costs no request either;
 - a server that does not answer puts that user on a short cooldown and the item is
   dropped: the scheduled history sync reads the same files from the library and marks
   the range within JOB_SYNC_SECONDS. A full queue drops items the same way.
@@ -25,7 +27,7 @@ from core.clients._cache import TtlCache
 from core.clients.errors import NotFound, UpstreamError
 from core.clients.plex_library import PlexLibraryClient
 from core.crypto import Cipher, CryptoError
-from core.db import history_marks, plex_config, webhook_logs
+from core.db import history_marks, plex_config, tvshows, webhook_logs
 from core.db.pool import DATABASE_DOWN, Pool
 from core.history.multi_episode import also_watched
 from core.history.server import PlexServerTarget, ServerAccess
@@ -34,8 +36,13 @@ log = logging.getLogger(__name__)
 
 COOLDOWN_SECONDS = 300.0
 TARGET_TTL = 600.0
+SETTLE_TRIES = 10
+# A play this many times longer than the episode's runtime is probably of a multi-episode
+# file (Plex gives each of its episodes the whole file's duration); shorter ones need no
+# request. Unknown duration or runtime: ask.
+LONGER = 1.5
 
-Item = tuple[int, int, int, int, int]  # log id, user id, tracker show id, season, episode
+Item = tuple[int, int, int]  # log id, user id, tracker show id
 
 
 class MultiEpisodeFollowUp:
@@ -62,12 +69,12 @@ class MultiEpisodeFollowUp:
         )
         self.marked = 0  # extra episodes marked (tests, logs)
 
-    def submit(self, log_id: int, user_id: int, tvshow_id: int, season: int, episode: int) -> None:
+    def submit(self, log_id: int, user_id: int, tvshow_id: int) -> None:
         """A scrobble was marked: look at its file later. Never blocks, never raises."""
         if self._cooldown.get(user_id, 0.0) > time.monotonic():
             return
         try:
-            self._queue.put_nowait((log_id, user_id, tvshow_id, season, episode))
+            self._queue.put_nowait((log_id, user_id, tvshow_id))
         except asyncio.QueueFull:
             log.debug("multi-episode follow-up queue full; webhook %d left to the sync", log_id)
             return
@@ -97,17 +104,27 @@ class MultiEpisodeFollowUp:
             finally:
                 self._queue.task_done()
 
-    async def _handle(
-        self, log_id: int, user_id: int, tvshow_id: int, season: int, episode: int
-    ) -> None:
+    async def _handle(self, log_id: int, user_id: int, tvshow_id: int) -> None:
         if self._cooldown.get(user_id, 0.0) > time.monotonic():
             return
         async with self._pool.acquire() as conn:
-            item = await webhook_logs.scrobbled_item(conn, log_id)
+            for attempt in range(SETTLE_TRIES):
+                # Told just before the scrobble's own transaction commits: wait for it.
+                item = await webhook_logs.scrobbled_item(conn, log_id)
+                if item is None or item.status != "pending":
+                    break
+                await asyncio.sleep(0.05 * (attempt + 1))
+            if item is None or item.status != "success" or item.item_key is None:
+                return
+            if item.season is None or item.episode is None:
+                return
+            runtime = await tvshows.episode_runtime(conn, tvshow_id, item.season, item.episode)
             config = await plex_config.get(conn, user_id)
-        if item is None or item.item_key is None or config is None or not config.plex_token:
+        if config is None or not config.plex_token:
             return
-        item_key = item.item_key
+        if item.duration_ms and runtime and item.duration_ms < LONGER * runtime * 60_000:
+            return  # one episode long: a file of one episode (no request needed)
+        item_key, season, episode = item.item_key, item.season, item.episode
         try:
             cached = self._files.get((user_id, item_key))
             if cached is None:

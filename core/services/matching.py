@@ -1,9 +1,13 @@
 """Which tracker show a Plex show is: the id-based steps of the design's matching cascade.
 
-1. an existing mapping for (user, grandparentRatingKey) wins, unless sync is disabled;
-2. external ids from a legacy `grandparentGuid`, or for the current agent (`plex://`) from
-   the show's own metadata on the user's Plex server. The `Guid[]` inside an episode's
-   webhook holds the EPISODE's ids, so it is never read as the show's;
+1. an existing mapping for (user, show key) wins, unless sync is disabled; the show key is
+   `grandparentRatingKey`, else the number in `grandparentKey`, else (relays that send no
+   key) a `relay:…` stand-in from the show's ids or title (`Metadata.show_key`);
+2. external ids from a legacy `grandparentGuid` (or, when that is absent, the legacy
+   episode `guid`, whose path starts with the show's id), or for the current agent
+   (`plex://`) from the show's own metadata on the user's Plex server (its `Guid` list, else
+   its legacy `guid`). The `Guid[]` inside an episode's webhook holds the EPISODE's ids, so
+   it is never read as the show's;
 3. a tracker show with that TMDB id (1.0), or TVDB/IMDb id directly or via TMDB /find (0.95);
 4. auto-add from TMDB when a TMDB id is known and the user allows it (1.0, `show_added`).
 Anything else is `Unmatched`, for the fuzzy step and conflicts.
@@ -12,9 +16,9 @@ Anything else is `Unmatched`, for the fuzzy step and conflicts.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from core.clients.errors import NotFound
+from core.clients.errors import NotFound, UpstreamError
 from core.clients.plex_server import PlexServerClient, PlexShowMetadata
 from core.clients.plextv import PlexTvClient
 from core.clients.tmdb import TmdbClient
@@ -36,12 +40,13 @@ log = logging.getLogger(__name__)
 class PlexShow:
     """What we know of the Plex show a scrobble belongs to."""
 
-    rating_key: str
+    rating_key: str  # what mappings and conflicts are keyed by (`Metadata.show_key`)
     title: str
     year: int | None
     guid: str | None
     ids: GuidInfo
     thumb: str | None = None
+    plex_key: str | None = None  # the rating key on the Plex server; None for `relay:` keys
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ class Matcher:
     async def match(
         self, conn: Conn, user_id: int, config: PlexConfig, meta: Metadata, server_uuid: str | None
     ) -> MatchResult:
-        rating_key = meta.grandparent_rating_key
+        rating_key = meta.show_key
         assert rating_key is not None and meta.grandparent_title is not None
         found = await self.existing(conn, user_id, rating_key)
         if found is not None:
@@ -116,21 +121,13 @@ class Matcher:
         result = await self._by_ids(conn, user_id, config, plex)
         if isinstance(result, Matched):
             await self.remember(conn, user_id, plex, result)
-        elif plex.year is None and plex.ids.agent != "plex":
+        elif plex.year is None and plex.ids.agent != "plex" and plex.plex_key is not None:
             # Legacy agents carry no show year in the webhook (Metadata.year is the episode's);
-            # the title step needs it, so ask the server before giving up on certainty.
-            fetched = await self._server_metadata(
-                conn, user_id, config, plex.rating_key, server_uuid
-            )
+            # the title step needs it, so ask the server before giving up on certainty. Only
+            # the year: a server that can't answer leaves the title step what the payload has.
+            fetched = await self._server_year(conn, user_id, config, plex.plex_key, server_uuid)
             if fetched is not None and fetched.year is not None:
-                plex = PlexShow(
-                    plex.rating_key,
-                    plex.title,
-                    fetched.year,
-                    plex.guid,
-                    plex.ids,
-                    plex.thumb or fetched.thumb,
-                )
+                plex = replace(plex, year=fetched.year, thumb=plex.thumb or fetched.thumb)
                 result = Unmatched(plex, result.reason) if isinstance(result, Unmatched) else result
         return result
 
@@ -159,18 +156,43 @@ class Matcher:
     async def plex_show(
         self, conn: Conn, user_id: int, config: PlexConfig, meta: Metadata, server_uuid: str | None
     ) -> PlexShow:
-        rating_key = meta.grandparent_rating_key
+        rating_key, plex_key = meta.show_key, meta.plex_show_key
         assert rating_key is not None and meta.grandparent_title is not None
-        guid = meta.grandparent_guid
-        ids = parse_guid(guid)
-        title, year, thumb = meta.grandparent_title, None, meta.grandparent_thumb
-        if not ids.has_ids and (ids.needs_server_lookup or guid is None):
-            fetched = await self._server_metadata(conn, user_id, config, rating_key, server_uuid)
+        ids = meta.show_guid
+        # The show's GUID, or the legacy episode GUID its ids came from.
+        guid = meta.grandparent_guid or (meta.guid if ids.has_ids else None)
+        title, year, thumb = meta.grandparent_title, meta.grandparent_year, meta.grandparent_thumb
+        if not ids.has_ids and ids.agent in ("plex", "unknown") and plex_key is not None:
+            fetched = await self._server_metadata(conn, user_id, config, plex_key, server_uuid)
             if fetched is not None:
-                guid, ids = fetched.guid or guid, ids_from_guid_list(fetched.guids)
-                title, year = fetched.title or title, fetched.year
+                ids = ids_from_guid_list(fetched.guids)
+                if not ids.has_ids:  # a legacy agent's show: the ids are in its own guid
+                    ids = replace(parse_guid(fetched.guid), season=None, episode=None)
+                guid = fetched.guid or guid
+                title, year = fetched.title or title, fetched.year or year
                 thumb = fetched.thumb or thumb
-        return PlexShow(rating_key, title, year, guid, ids, thumb)
+        return PlexShow(rating_key, title, year, guid, ids, thumb, plex_key)
+
+    async def _server_year(
+        self,
+        conn: Conn,
+        user_id: int,
+        config: PlexConfig,
+        rating_key: str,
+        server_uuid: str | None,
+    ) -> PlexShowMetadata | None:
+        """The show's metadata for its year, or None when the server (or plex.tv, finding it)
+        can't answer: with the ids in the payload an unreachable server is no failure."""
+        try:
+            return await self._server_metadata(conn, user_id, config, rating_key, server_uuid)
+        except UpstreamError as exc:
+            log.info(
+                "user %d: Plex show %s: no year from the Plex server (%s); matching on the title",
+                user_id,
+                rating_key,
+                exc,
+            )
+            return None
 
     async def _server_metadata(
         self,

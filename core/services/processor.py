@@ -13,7 +13,7 @@ from core.crypto import CryptoError
 from core.db import plex_config, scrobbles, tvshows
 from core.db.pool import Conn
 from core.db.webhook_logs import QueuedLog
-from core.payload import Metadata, PlexWebhook, scrobble_problem
+from core.payload import Metadata, PlexWebhook, ScrobbleKeys, scrobble_keys, scrobble_problem
 from core.services.conflicts import ConflictService
 from core.services.matching import IgnoredShow, Matched, Matcher, Unmatched
 from core.services.shows import ShowCatalog
@@ -47,24 +47,24 @@ class WebhookProcessor:
         self._settings = settings
 
     @staticmethod
-    def _parse(row: QueuedLog) -> tuple[PlexWebhook, Metadata] | Outcome:
+    def _parse(row: QueuedLog) -> tuple[PlexWebhook, Metadata, ScrobbleKeys] | Outcome:
+        """The stored payload, read by the same model and rules as intake, so these keys are
+        the ones on the log row (which the SQL fast path reads)."""
         try:
             hook = PlexWebhook.model_validate(row.payload)
         except ValidationError:
             return Outcome("failed", "invalid_payload", error="stored payload no longer validates")
-        problem = scrobble_problem(hook)
-        if hook.metadata is None or problem:
-            return Outcome("failed", "invalid_payload", error=problem)
-        return hook, hook.metadata
+        keys = scrobble_keys(hook)
+        if hook.metadata is None or keys is None:
+            return Outcome("failed", "invalid_payload", error=scrobble_problem(hook))
+        return hook, hook.metadata, keys
 
-    async def _is_first(
-        self, conn: Conn, row: QueuedLog, hook: PlexWebhook, meta: Metadata
-    ) -> bool:
+    async def _is_first(self, conn: Conn, row: QueuedLog, keys: ScrobbleKeys) -> bool:
         return await scrobbles.first_in_window(
             conn,
             user_id=row.user_id,
-            account_id=_account(hook),
-            item_key=_item_key(meta),
+            account_id=keys.account_key,
+            item_key=keys.item_key,
             seen_at=row.created_at,
             log_id=row.id,
             window_seconds=self._settings.duplicate_window_seconds,
@@ -76,21 +76,17 @@ class WebhookProcessor:
         parsed = self._parse(row)
         if isinstance(parsed, Outcome):
             return parsed
-        hook, meta = parsed
-        assert meta.grandparent_rating_key is not None
-        assert meta.parent_index is not None and meta.index is not None
-        if not replay and not await self._is_first(conn, row, hook, meta):
+        hook, meta, keys = parsed
+        if not replay and not await self._is_first(conn, row, keys):
             return Outcome("duplicate", "duplicate_scrobble")
         try:
             # The common case, a show already mapped, needs nothing more than its mapping: a
             # mapped show never has an open conflict (resolving one creates the mapping).
-            result = await self._matcher.existing(conn, row.user_id, meta.grandparent_rating_key)
+            result = await self._matcher.existing(conn, row.user_id, keys.show_key)
             if result is None:
                 if not replay:
                     # Later scrobbles of a show with an open conflict queue behind it, in order.
-                    held = await self._conflicts.held_behind(
-                        conn, row.user_id, meta.grandparent_rating_key
-                    )
+                    held = await self._conflicts.held_behind(conn, row.user_id, keys.show_key)
                     if held is not None:
                         return Outcome("pending", "held_for_conflict", conflict_id=held)
                 config = await plex_config.get(conn, row.user_id)
@@ -110,17 +106,18 @@ class WebhookProcessor:
                     # show raised it a moment ago
                     return Outcome("pending", settled.action, conflict_id=settled.conflict_id)
                 result = settled
-            return await self._mark(conn, row, result, meta)
+            return await self._mark(conn, row, result, keys)
         except UpstreamError as exc:
             return Outcome("failed", "upstream_error", error=str(exc), retryable=exc.retryable)
         except CryptoError as exc:
             return Outcome("failed", "decrypt_failed", error=str(exc))
 
-    async def _mark(self, conn: Conn, row: QueuedLog, matched: Matched, meta: Metadata) -> Outcome:
+    async def _mark(
+        self, conn: Conn, row: QueuedLog, matched: Matched, keys: ScrobbleKeys
+    ) -> Outcome:
         show = matched.show
-        season, episode = meta.parent_index, meta.index
-        assert season is not None and episode is not None
-        watched_at = _watched_at(row, meta)
+        season, episode = keys.season, keys.episode
+        watched_at = _watched_at(row, keys)
         result = await tvshows.mark_episode_watched(conn, show.id, season, episode, watched_at)
         # A new episode the tracker hasn't heard of: ask TMDB for that season once.
         if not result.known and await self._catalog.refresh_season(conn, show, season):
@@ -140,16 +137,8 @@ class WebhookProcessor:
         return Outcome("success", action, tvshow_id=show.id)
 
 
-def _watched_at(row: QueuedLog, meta: Metadata) -> datetime:
+def _watched_at(row: QueuedLog, keys: ScrobbleKeys) -> datetime:
     """When Plex says it was watched, else when the webhook arrived."""
-    if meta.last_viewed_at:
-        return datetime.fromtimestamp(meta.last_viewed_at, UTC)
+    if keys.watched_at:
+        return datetime.fromtimestamp(keys.watched_at, UTC)
     return row.created_at
-
-
-def _account(hook: PlexWebhook) -> str:
-    return hook.account.id if hook.account and hook.account.id is not None else "?"
-
-
-def _item_key(meta: Metadata) -> str:
-    return meta.rating_key or f"{meta.grandparent_rating_key}/{meta.parent_index}/{meta.index}"

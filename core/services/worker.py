@@ -37,11 +37,11 @@ class QueueWorker:
         batch_size: int = 16,
         poll_seconds: float = 0.5,
         duplicate_window_seconds: int = 600,
-        after_marked: Callable[[int, int, int, int, int], None] | None = None,
+        after_marked: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self._pool = pool
-        # (log id, user, tracker show, season, episode) of each scrobble marked: the
-        # multi-episode follow-up (core/history/follow_up.py), queued, never awaited here.
+        # (log id, user, tracker show) of each scrobble marked: the multi-episode
+        # follow-up (core/history/follow_up.py), queued, never awaited here.
         self._after_marked = after_marked
         self._duplicate_window = duplicate_window_seconds
         self._processor = processor
@@ -251,11 +251,5 @@ class QueueWorker:
             elapsed * 1000,
             f" ({outcome.error})" if outcome.error else "",
         )
-        if (
-            self._after_marked is not None
-            and outcome.status == "success"
-            and outcome.tvshow_id is not None
-            and isinstance(season, int)
-            and isinstance(episode, int)
-        ):
-            self._after_marked(log_id, user_id, outcome.tvshow_id, season, episode)
+        if self._after_marked is not None and outcome.status == "success" and outcome.tvshow_id:
+            self._after_marked(log_id, user_id, outcome.tvshow_id)
