@@ -316,15 +316,23 @@ async def test_a_multi_episode_file_marks_every_episode_it_holds_from_a_webhook(
     await daemon.settled(answer.json()["id"])
     await daemon.services.multi_episode.drain()
     assert len(daemon.plex_server.requests) == requests
-    # No length given (a relay): asked once, then the answer is remembered.
+    # No length given (some relays): left to the scheduled sync.
     del single["duration"]
     single["index"], single["ratingKey"] = 2, office.ep(1, 2).rating_key
+    answer = await daemon.post(scrobble(single), secret)
+    await daemon.settled(answer.json()["id"])
+    await daemon.services.multi_episode.drain()
+    assert len(daemon.plex_server.requests) == requests
+    # A long play of a one-episode file: asked once, then the answer is remembered.
+    single["index"], single["ratingKey"] = 3, office.ep(1, 3).rating_key
+    single["duration"] = 90 * 60_000  # an extended cut
     for _ in range(2):
         answer = await daemon.post(scrobble(single), secret)
         await daemon.settled(answer.json()["id"])
     await daemon.services.multi_episode.drain()
     assert len(daemon.plex_server.requests) == requests + 1
-    assert await watched(daemon, user_id, "The Office") == [(1, 1), (1, 2), (1, 4), (1, 5)]
+    watched_now = await watched(daemon, user_id, "The Office")
+    assert watched_now == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5)]
 
 
 async def test_the_webhook_is_marked_even_when_the_server_cannot_say_what_its_file_holds(
