@@ -45,7 +45,12 @@ async def cmd_status(services: Services, args: argparse.Namespace) -> int:
         found = await stats.all_users(days=args.days)
     if not found:
         print("no users yet: `plex-tracker connect --user NAME --plex-token TOKEN`")
-    print("\n\n".join(format_stats(s) for s in found))
+    blocks = []
+    for s in found:
+        problem = await services.servers.problem(s.user_id)
+        extra = f"\n  ✗ Plex server unreachable: {problem.message}" if problem else ""
+        blocks.append(format_stats(s) + extra)
+    print("\n\n".join(blocks))
     return 0
 
 

@@ -37,6 +37,7 @@ from core.services.jobs import JobService
 from core.services.library import LibraryService
 from core.services.mappings import MappingService
 from core.services.matching import Matcher
+from core.services.plex_servers import ServerLocator
 from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
@@ -73,11 +74,11 @@ async def open_services(
         plex_server = PlexServerClient(http=http, metrics=metrics)
         plextv = PlexTvClient(http=http, base_url=settings.plex_tv_base_url, metrics=metrics)
         catalog = ShowCatalog(tmdb=tmdb)
+        servers = ServerLocator(pool=pool, plextv=plextv, plex_server=plex_server, cipher=cipher)
         matcher = Matcher(
             tmdb=tmdb,
             plex_server=plex_server,
-            plextv=plextv,
-            cipher=cipher,
+            servers=servers,
             catalog=catalog,
             metrics=metrics,
         )
@@ -95,16 +96,13 @@ async def open_services(
         )
         # Plex watch history sync (core/history) and the multi-episode follow-up of webhooks.
         plex_library = PlexLibraryClient(http=http, metrics=metrics)
-        servers = ServerAccess(library=plex_library, plextv=plextv)
-        multi_episode = MultiEpisodeFollowUp(
-            pool=pool, cipher=cipher, library=plex_library, servers=servers
-        )
+        server_access = ServerAccess(pool=pool, locator=servers, library=plex_library)
+        multi_episode = MultiEpisodeFollowUp(pool=pool, library=plex_library, servers=server_access)
         stack.push_async_callback(multi_episode.close)
         history = HistorySync(
             pool=pool,
-            cipher=cipher,
             library=plex_library,
-            servers=servers,
+            servers=server_access,
             matcher=matcher,
             conflicts=conflicts,
             catalog=catalog,
@@ -122,6 +120,9 @@ async def open_services(
         )
         conflicts.replay_with(worker)  # resolving a conflict replays its held scrobbles
         conflicts.on_resolve(history.on_conflict_resolved)  # ... and history's held episodes
+        accounts = AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv)
+        # Secrets written before ciphertexts were bound to their row are rewritten bound.
+        await accounts.bind_stored_secrets()
         yield Services(
             settings=settings,
             pool=pool,
@@ -130,7 +131,8 @@ async def open_services(
             tmdb=tmdb,
             plex_server=plex_server,
             plextv=plextv,
-            accounts=AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv),
+            servers=servers,
+            accounts=accounts,
             library=LibraryService(pool=pool),
             catalog=catalog,
             matcher=matcher,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import aiohttp
 import discord
@@ -113,10 +115,27 @@ def discord_endpoints(settings: Settings) -> Iterator[None]:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
-async def _login_and_connect(bot: PlexBot, token: str) -> None:
-    """Log in (retrying while Discord is unreachable), then stay connected; discord.py
-    reconnects on its own. Nothing here may end the daemon: failures are logged."""
-    delay = 1.0
+# Gateway close codes that mean our set-up is wrong, not that Discord is away: 4004 the
+# token was refused; 4010-4014 sharding, API version or intents. Nothing else ends the bot.
+FATAL_CLOSE_CODES = frozenset({4004, 4010, 4011, 4012, 4013, 4014})
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits between tries while Discord is unreachable: first, doubling up to ceiling."""
+
+    first: float = 1.0
+    ceiling: float = 60.0
+
+    def after(self, delay: float) -> float:
+        return min(delay * 2, self.ceiling)
+
+
+async def _login_and_connect(bot: PlexBot, token: str, backoff: Backoff = Backoff()) -> None:
+    """Log in (retrying while Discord is unreachable), then stay connected, retrying for as
+    long as it takes. Only Discord refusing the token (or our intents) turns the bot off.
+    Nothing here may end the daemon: failures are logged."""
+    delay = backoff.first
     while not bot.is_closed():
         try:
             await bot.login(token)
@@ -128,26 +147,63 @@ async def _login_and_connect(bot: PlexBot, token: str) -> None:
         except (OSError, TimeoutError, aiohttp.ClientError, discord.HTTPException) as exc:
             log.warning("Discord login failed (%s); retrying in %.0fs", exc, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 60.0)
-    try:
-        await bot.connect(reconnect=True)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        # Not recoverable by reconnecting (bad intents, token revoked): say so, keep serving.
-        log.error("Discord connection ended: %s: %s; the bot is off", type(exc).__name__, exc)
-        await bot.close()
+            delay = backoff.after(delay)
+    delay = backoff.first
+    while not bot.is_closed():
+        started = time.monotonic()
+        try:
+            # Returns only once the client is closed. discord.py reconnects by itself after
+            # a connection it had; but when a handshake fails before any connection (a 503
+            # or 404 from the gateway during an outage) its reconnect path raises on its own
+            # missing state (AttributeError on `self.ws`), so the retrying is done here.
+            await bot.connect(reconnect=True)
+        except asyncio.CancelledError:
+            raise
+        except discord.PrivilegedIntentsRequired as exc:
+            log.error("Discord: %s; the bot is off (the daemon runs on)", exc)
+            await bot.close()
+            return
+        except discord.ConnectionClosed as exc:
+            if exc.code in FATAL_CLOSE_CODES:
+                what = "refused DISCORD_TOKEN" if exc.code == 4004 else "closed the gateway"
+                log.error(
+                    "Discord %s (close code %s); the bot is off (the daemon runs on)",
+                    what,
+                    exc.code,
+                )
+                await bot.close()
+                return
+            _log_gateway_failure(exc, delay)
+        except Exception as exc:  # an outage: anything else is worth another try
+            _log_gateway_failure(exc, delay)
+        if bot.is_closed():
+            return
+        if time.monotonic() - started > 10 * backoff.ceiling:
+            delay = backoff.first  # it was up for a good while: this is a new outage
+        await asyncio.sleep(delay)
+        delay = backoff.after(delay)
+
+
+def _log_gateway_failure(exc: BaseException, delay: float) -> None:
+    log.warning(
+        "Discord gateway unreachable (%s: %s); retrying in %.0fs",
+        type(exc).__name__,
+        exc,
+        delay,
+    )
 
 
 @contextlib.asynccontextmanager
-async def running_bot(services: Services, settings: Settings) -> AsyncIterator[PlexBot]:
+async def running_bot(
+    services: Services, settings: Settings, *, backoff: Backoff = Backoff()
+) -> AsyncIterator[PlexBot]:
     """Start the bot in the background for `plex-tracker run`; close it on exit."""
     assert settings.discord_token is not None
     token = settings.discord_token.get_secret_value()
     with discord_endpoints(settings):
         bot = PlexBot(services)
         async with bot:
-            task = asyncio.create_task(_login_and_connect(bot, token), name="discord-bot")
+            task = asyncio.create_task(_login_and_connect(bot, token, backoff), name="discord-bot")
             try:
                 yield bot
             finally:

@@ -25,8 +25,9 @@ from bot.replies import (
 )
 from bot.sync_views import add_sync_command, with_import_button
 from core.db import conflicts as conflict_db
-from core.db import tvshows, webhook_logs
+from core.db import outbox, plex_config, tvshows, webhook_logs
 from core.errors import InvalidInputError
+from core.services.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,81 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
 )
 
 
+# -------------------------------------------------------------------- settings
+
+# What a conflicts channel needs: the bot posts embeds with buttons there; the member has
+# to see them, also when they were posted while they were away.
+# Attribute names of discord.Permissions, with the names Discord's settings show.
+BOT_NEEDS = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+}
+MEMBER_NEEDS = {"view_channel": "View Channel", "read_message_history": "Read Message History"}
+
+
+def _missing(have: discord.Permissions, need: dict[str, str]) -> list[str]:
+    return [label for name, label in need.items() if not getattr(have, name)]
+
+
+def refuse_unusable_channel(interaction: Interaction, channel: discord.TextChannel) -> None:
+    """Before saving a conflicts channel: the bot must be able to post there, and the member
+    to read it. Computed from the guild cache (roles and the channel's overwrites), which
+    Discord keeps current through CHANNEL_UPDATE and GUILD_ROLE_UPDATE."""
+    me, member = channel.guild.me, interaction.user
+    if me is None or not isinstance(member, discord.Member) or member.guild != channel.guild:
+        raise InvalidInputError("Pick a channel of the server you are using this command in.")
+    bot_missing = _missing(channel.permissions_for(me), BOT_NEEDS)
+    if bot_missing:
+        raise InvalidInputError(
+            f"I can't post conflicts in {channel.mention}: I'm missing "
+            f"{', '.join(bot_missing)} there. Give the bot these permissions in that "
+            "channel, or pick another."
+        )
+    member_missing = _missing(channel.permissions_for(member), MEMBER_NEEDS)
+    if member_missing:
+        raise InvalidInputError(
+            f"You can't read {channel.mention} ({', '.join(member_missing)}), so you would "
+            "never see conflicts posted there. Pick a channel you can read."
+        )
+
+
+# ---------------------------------------------------------------------- status
+
+
+async def needs_attention(services: Services, user_id: int) -> list[str]:
+    """What the user has to fix, in their words: shown first by /plex status."""
+    async with services.pool.acquire() as conn:
+        refused = await outbox.refused(conn, user_id)
+        config = await plex_config.get(conn, user_id)
+    problems: list[str] = []
+    server = await services.servers.problem(user_id)
+    if server is not None:
+        problems.append(
+            f"Plex server unreachable since {embeds.when(server.started_at)}: "
+            f"{embeds.clip(server.message, 600)}"
+        )
+    if refused is not None:
+        where = (
+            f"in <#{config.notify_channel_id}>"
+            if config is not None and config.notify_channel_id
+            else "by DM"
+        )
+        fix = (
+            "let the bot post there or pick another channel with `/plex settings channel:`"
+            if config is not None and config.notify_channel_id
+            else "allow DMs from this server's members (or pick a channel with "
+            "`/plex settings channel:`), then `/plex settings dm: True`"
+        )
+        count = f"{refused.count} notification" + ("s" if refused.count != 1 else "")
+        problems.append(
+            f"{count} could not be delivered {where}: Discord said "
+            f"“{embeds.clip(refused.last_error, 200)}”. To fix: {fix}. "
+            "`/plex conflicts` lists open conflicts meanwhile."
+        )
+    return problems
+
+
 # ------------------------------------------------------------------- the group
 
 
@@ -220,6 +296,8 @@ def plex_group() -> app_commands.Group:
             followed = [a.strip() for a in accounts.split(",") if a.strip() and a.strip() != "-"]
         if channel is not None and dm:
             raise InvalidInputError("Choose either a channel or DMs, not both.")
+        if channel is not None:
+            refuse_unusable_channel(interaction, channel)
         changes: dict[str, object] = {
             "auto_add_shows": auto_add,
             "auto_mark_watched": auto_mark,
@@ -230,6 +308,8 @@ def plex_group() -> app_commands.Group:
         if any(v is not None for v in (auto_add, auto_mark, accounts, channel)) or dm:
             config = await services.accounts.update_settings(user.id, **changes)
             title = "Settings saved"
+            if channel is not None or dm:
+                interaction.client.notifier.wake()  # re-armed notifications go out now
         else:
             config = await services.accounts.config(user.id)
             title = "Your settings"
@@ -252,7 +332,8 @@ def plex_group() -> app_commands.Group:
         await defer(interaction, ephemeral=not share)
         user = await require_user(interaction)
         stats = await interaction.client.stats.for_user(user.id)
-        await reply(interaction, embed=embeds.status_embed(stats), ephemeral=not share)
+        problems = await needs_attention(interaction.client.services, user.id)
+        await reply(interaction, embed=embeds.status_embed(stats, problems), ephemeral=not share)
 
     @plex.command(name="conflicts", description="Plex shows waiting for you to say which they are")
     async def conflicts(interaction: Interaction) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import discord
 
 from core.db.conflicts import Conflict
+from core.db.server_problems import ServerProblem
 from core.db.webhook_logs import LogEntry
 from core.services.mappings import MappedShow
 from core.services.stats import BANDS, STATUSES, UserStats
@@ -112,6 +113,23 @@ def failure_embed(entry: LogEntry) -> discord.Embed:
     return embed
 
 
+def server_problem_embed(problem: ServerProblem) -> discord.Embed:
+    """Once per outage: the Plex server stopped answering, and what to do about it."""
+    embed = discord.Embed(
+        title="Your Plex server can't be reached",
+        description=clip(
+            f"{problem.message}\n\nScrobbles of shows that need the server (Plex's current "
+            "agent, `plex://`) wait and are retried, and `/plex status` shows this until the "
+            "server answers again. Shows from legacy agents are not affected.",
+            4000,
+        ),
+        colour=ORANGE,
+    )
+    embed.add_field(name="Since", value=when(problem.started_at))
+    embed.set_footer(text=f"server problem {problem.id}")
+    return embed
+
+
 def resolved_embed(
     conflict: Conflict, outcome: str, *, episodes_marked: int, by: str | None = None
 ) -> discord.Embed:
@@ -127,9 +145,12 @@ def resolved_embed(
     return embed
 
 
-def status_embed(stats: UserStats) -> discord.Embed:
+def status_embed(stats: UserStats, problems: Sequence[str] = ()) -> discord.Embed:
+    """The dashboard; `problems` (what needs the user's attention) come first, in orange."""
     colour = GREEN if stats.state == "connected" else ORANGE if stats.connected else GREY
-    embed = discord.Embed(title="Plex sync status", colour=colour)
+    embed = discord.Embed(title="Plex sync status", colour=ORANGE if problems else colour)
+    if problems:
+        embed.description = clip("\n".join(f"⚠️ {p}" for p in problems), 4000)
     account = f" as **{stats.plex_username}**" if stats.plex_username else ""
     embed.add_field(name="Connection", value=f"{stats.state}{account}", inline=True)
     embed.add_field(name="Last webhook", value=when(stats.last_webhook_at), inline=True)

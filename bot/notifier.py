@@ -1,10 +1,21 @@
-"""Delivers notification_outbox rows to Discord, exactly once: conflicts (with their buttons)
-and scrobbles that failed for good after every retry.
+"""Delivers notification_outbox rows to Discord, exactly once: conflicts (with their buttons),
+scrobbles that failed for good after every retry, and a Plex server that stopped answering
+(once per outage).
 
-Rows are claimed with FOR UPDATE SKIP LOCKED inside a transaction that stays open while
-the message is sent and is committed with the message's ids, so two bots (or a restart
-mid-send) never post the same conflict twice and a conflict raised while Discord was down
-or the bot was off is posted once it is back. Runs on READY and every few seconds after.
+Each row is claimed (FOR UPDATE SKIP LOCKED) in a transaction of its own that stays open
+while the message is sent and commits with the message's ids: two bots (or a restart
+mid-send) never post the same message twice, and one failed send never undoes another's
+"delivered". A conflict raised while Discord was down or the bot was off is posted once it
+is back. Runs on READY and every few seconds after.
+
+Failures are told apart, because they call for different things:
+- Discord unreachable (network error, timeout, 5xx, 429): an outage. The row waits and the
+  notifier backs off (up to OUTAGE_BACKOFF_FACTOR x the interval), for as long as it lasts;
+  nothing is given up.
+- Discord refuses for good (403: DMs closed, no access to the channel; 404: channel or user
+  gone): the row is marked refused at once, /plex status says so, and choosing another
+  destination in /plex settings re-arms it.
+- Anything else Discord turns down (another 4xx): counted; given up after MAX_ATTEMPTS.
 """
 
 from __future__ import annotations
@@ -12,17 +23,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
+import aiohttp
 import discord
 
 from bot import embeds
 from bot.conflict_views import conflict_view
 from bot.sync_views import sync_failed_embed
-from core.db import conflicts, outbox, plex_config, sync_runs, users, webhook_logs
+from core.db import (
+    conflicts,
+    outbox,
+    plex_config,
+    server_problems,
+    sync_runs,
+    users,
+    webhook_logs,
+)
 from core.db.conflicts import Conflict
 from core.db.outbox import Notification
-from core.db.pool import Conn
+from core.db.pool import DATABASE_DOWN, Conn
 from core.history.service import NOTICE_KIND
 
 if TYPE_CHECKING:
@@ -30,10 +52,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("conflict", "failure", NOTICE_KIND)
-# Failures while connected are mostly permanent (DMs closed, channel gone, no permission);
-# stop retrying after this many so one bad row costs nothing. /plex conflicts still shows it.
+KINDS = ("conflict", "failure", "server_problem", NOTICE_KIND)
+# Refusals that are neither an outage nor final (a 400 for a message Discord won't take):
+# one bad row must not cost forever. /plex conflicts still shows a conflict.
 MAX_ATTEMPTS = 10
+# During an outage the wait between tries doubles from the interval up to this many times
+# it (5 s -> 100 s by default).
+OUTAGE_BACKOFF_FACTOR = 20
+# Errors that mean "Discord could not be reached", not "Discord said no". aiohttp's
+# connection errors are OSErrors or ClientErrors depending on where they happen.
+UNREACHABLE = (OSError, TimeoutError, aiohttp.ClientError, discord.RateLimited)
+
+
+@dataclass(frozen=True)
+class _Target:
+    discord_user_id: int
+    channel_id: int | None  # None: a DM
+
+
+# What became of one claimed notification. "unreachable" ends the round and backs off.
+Delivery = Literal["sent", "settled", "held", "unreachable"]
 
 
 class OutboxNotifier:
@@ -44,6 +82,8 @@ class OutboxNotifier:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._outage_failures = 0
+        self._resume_at = 0.0  # monotonic; no round before this during an outage
         self.delivered = 0
 
     def start(self) -> None:
@@ -55,8 +95,8 @@ class OutboxNotifier:
         self._wake.set()
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Let a round in progress finish: cancelling between "sent" and "commit" would
-        roll the delivery back and post the message again on the next start."""
+        """Let a delivery in progress finish: cancelling between "sent" and "commit" would
+        roll it back and post the message again on the next start."""
         if self._task is None:
             return
         self._stopping = True
@@ -69,140 +109,186 @@ class OutboxNotifier:
                 await self._task
         self._task = None
 
+    def _backoff(self) -> float:
+        """The wait after the n-th failed round in a row of an outage."""
+        ceiling = self._interval * OUTAGE_BACKOFF_FACTOR
+        return min(self._interval * 2.0 ** min(self._outage_failures - 1, 30), ceiling)
+
     async def _loop(self) -> None:
         while not self._stopping:
+            wait = max(self._interval, self._resume_at - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             if self._stopping or not self._bot.connected:
                 continue
+            if time.monotonic() < self._resume_at:
+                continue  # woken during a backoff (a new conflict): Discord is still away
             try:
                 await self.deliver_pending()
-            except (OSError, TimeoutError) as exc:
+            except DATABASE_DOWN as exc:
                 log.warning("outbox: database unavailable (%s); will retry", exc)
             except Exception:
                 log.exception("outbox: delivery round failed")
 
     async def deliver_pending(self) -> int:
-        """One round: everything deliverable now. Returns how many messages were sent."""
+        """One round: everything deliverable now, one transaction per message. Returns how
+        many messages were sent. An outage ends the round early (the rest would fail too)."""
         sent = 0
-        async with self._bot.services.pool.acquire() as conn, conn.transaction():
-            claimed = await outbox.claim_for_discord(
-                conn, kinds=KINDS, max_attempts=MAX_ATTEMPTS, limit=self._batch
-            )
-            for note in claimed:
-                # A savepoint per row: one failure must not undo the others' "delivered".
-                async with conn.transaction():
-                    sent += await self._deliver(conn, note)
+        for _ in range(self._batch):
+            delivery = await self._deliver_next()
+            if delivery is None:
+                break
+            if delivery == "unreachable":
+                self._outage_failures += 1
+                self._resume_at = time.monotonic() + self._backoff()
+                break
+            self._outage_failures = 0
+            self._resume_at = 0.0
+            if delivery == "sent":
+                sent += 1
         self.delivered += sent
         return sent
 
-    async def _deliver(self, conn: Conn, note: Notification) -> int:
-        if note.kind == "failure":
-            return await self._deliver_failure(conn, note)
-        if note.kind == NOTICE_KIND:
-            return await self._deliver_sync_failed(conn, note)
-        conflict = await conflicts.get(conn, note.ref_id)
-        if conflict is None or conflict.resolved:
-            # Settled elsewhere (CLI, API) before we could ask: nothing left to say.
-            await outbox.mark_delivered(conn, note.id, channel_id=None, message_id=None)
-            return 0
-        try:
-            message = await self._send_conflict(conn, conflict)
-        except discord.HTTPException as exc:
-            log.warning(
-                "outbox %d: conflict %d for user %d not delivered (attempt %d): %s",
-                note.id,
-                conflict.id,
-                conflict.user_id,
-                note.attempts + 1,
-                exc,
+    async def _deliver_next(self) -> Delivery | None:
+        """Claim, send and mark one notification (what happened is committed, whatever it
+        was); None when nothing is due."""
+        async with self._bot.services.pool.acquire() as conn, conn.transaction():
+            claimed = await outbox.claim_for_discord(
+                conn, kinds=KINDS, max_attempts=MAX_ATTEMPTS, limit=1
             )
-            await outbox.mark_failed(conn, note.id, f"{exc.status} {exc.text}"[:200])
-            return 0
+            if not claimed:
+                return None
+            return await self._deliver(conn, claimed[0])
+
+    async def _deliver(self, conn: Conn, note: Notification) -> Delivery:
+        built = await self._build(conn, note)
+        if built is None:
+            # Settled elsewhere (CLI, API, a replay) before we could say: nothing to say.
+            await outbox.mark_delivered(conn, note.id, channel_id=None, message_id=None)
+            return "settled"
+        embed, view, what = built
+        target = await self._target(conn, note.user_id)
+        try:
+            message = await self._send(target, embed, view)
+        except discord.HTTPException as exc:
+            return await self._failed(conn, note, what, exc)
+        except discord.InvalidData as exc:
+            # Not a channel we can post in (a category, a voice channel): as final as a 404.
+            log.warning("outbox %d: %s for user %d refused: %s", note.id, what, note.user_id, exc)
+            await outbox.mark_refused(conn, note.id, f"not a text channel: {exc}")
+            return "held"
+        except UNREACHABLE as exc:
+            await self._postpone(conn, note, what, f"{type(exc).__name__}: {exc}")
+            return "unreachable"
         await outbox.mark_delivered(
             conn, note.id, channel_id=message.channel.id, message_id=message.id
         )
         log.info(
-            "outbox %d: conflict %d posted to user %d (channel %d, message %d)",
+            "outbox %d: %s sent to user %d (channel %d, message %d)",
             note.id,
-            conflict.id,
-            conflict.user_id,
+            what,
+            note.user_id,
             message.channel.id,
             message.id,
         )
-        return 1
+        return "sent"
 
-    async def _deliver_failure(self, conn: Conn, note: Notification) -> int:
-        entry = await webhook_logs.get(conn, note.ref_id)
-        if entry is None or entry.status != "failed":
-            # Pruned, or replayed successfully since: nothing left to report.
-            await outbox.mark_delivered(conn, note.id, channel_id=None, message_id=None)
-            return 0
-        try:
-            message = await self._send(conn, note.user_id, embeds.failure_embed(entry), None)
-        except discord.HTTPException as exc:
+    async def _failed(
+        self, conn: Conn, note: Notification, what: str, exc: discord.HTTPException
+    ) -> Delivery:
+        error = f"{exc.status} {exc.text or exc.response.reason}"[:200]
+        if exc.status == 429 or exc.status >= 500:
+            await self._postpone(conn, note, what, error)
+            return "unreachable"
+        if exc.status in (403, 404):
             log.warning(
-                "outbox %d: failure notice for user %d not delivered: %s",
+                "outbox %d: Discord refused the %s for user %d for good: %s",
                 note.id,
+                what,
                 note.user_id,
-                exc,
+                error,
             )
-            await outbox.mark_failed(conn, note.id, f"{exc.status} {exc.text}"[:200])
-            return 0
-        await outbox.mark_delivered(
-            conn, note.id, channel_id=message.channel.id, message_id=message.id
+            await outbox.mark_refused(conn, note.id, error)
+            return "held"
+        log.warning(
+            "outbox %d: %s for user %d not delivered (attempt %d of %d): %s",
+            note.id,
+            what,
+            note.user_id,
+            note.attempts + 1,
+            MAX_ATTEMPTS,
+            error,
         )
-        log.info(
-            "outbox %d: failure of webhook %d reported to user %d", note.id, entry.id, note.user_id
-        )
-        return 1
+        retry_in = min(self._interval * 2.0 ** min(note.attempts, 30), 3600.0)
+        await outbox.mark_failed(conn, note.id, error, retry_in=retry_in)
+        return "held"
 
-    async def _deliver_sync_failed(self, conn: Conn, note: Notification) -> int:
-        """The Plex server refused the token during a history sync (told once)."""
-        run = await sync_runs.get(conn, note.ref_id)
-        if run is None:
-            await outbox.mark_delivered(conn, note.id, channel_id=None, message_id=None)
-            return 0
-        try:
-            message = await self._send(conn, note.user_id, sync_failed_embed(run), None)
-        except discord.HTTPException as exc:
-            log.warning(
-                "outbox %d: sync notice for user %d not delivered: %s", note.id, note.user_id, exc
-            )
-            await outbox.mark_failed(conn, note.id, f"{exc.status} {exc.text}"[:200])
-            return 0
-        await outbox.mark_delivered(
-            conn, note.id, channel_id=message.channel.id, message_id=message.id
+    async def _postpone(self, conn: Conn, note: Notification, what: str, error: str) -> None:
+        retry_in = min(
+            self._interval * 2.0 ** min(note.transient_failures, 30),
+            self._interval * OUTAGE_BACKOFF_FACTOR,
         )
-        log.info(
-            "outbox %d: sync failure (run %d) reported to user %d", note.id, run.id, note.user_id
+        log.warning(
+            "outbox %d: Discord unreachable sending the %s for user %d (%s); retrying in %.0fs",
+            note.id,
+            what,
+            note.user_id,
+            error,
+            retry_in,
         )
-        return 1
+        await outbox.postpone(conn, note.id, error, retry_in=retry_in)
 
-    async def _send_conflict(self, conn: Conn, conflict: Conflict) -> discord.Message:
-        return await self._send(
-            conn, conflict.user_id, embeds.conflict_embed(conflict), conflict_view(conflict)
-        )
+    async def _build(
+        self, conn: Conn, note: Notification
+    ) -> tuple[discord.Embed, discord.ui.View | None, str] | None:
+        """The message for a notification, or None when it no longer needs saying."""
+        if note.kind == "server_problem":
+            problem = await server_problems.get(conn, note.ref_id)
+            if problem is None or problem.resolved_at is not None:
+                return None  # the server answered again before we could say
+            return embeds.server_problem_embed(problem), None, f"server problem {problem.id}"
+        if note.kind == NOTICE_KIND:
+            run = await sync_runs.get(conn, note.ref_id)
+            if run is None:
+                return None  # pruned
+            return sync_failed_embed(run), None, f"sync failure notice of run {run.id}"
+        if note.kind == "failure":
+            entry = await webhook_logs.get(conn, note.ref_id)
+            if entry is None or entry.status != "failed":
+                return None  # pruned, or replayed successfully since
+            if entry.action_taken == "server_unreachable":
+                return None  # the outage was told once (server_problem), not per scrobble
+            return embeds.failure_embed(entry), None, f"failure notice of webhook {entry.id}"
+        conflict = await conflicts.get(conn, note.ref_id)
+        if conflict is None or conflict.resolved:
+            return None
+        return embeds.conflict_embed(conflict), conflict_view(conflict), f"conflict {conflict.id}"
 
-    async def _send(
-        self, conn: Conn, user_id: int, embed: discord.Embed, view: discord.ui.View | None
-    ) -> discord.Message:
-        """To the user's chosen channel (mentioning them), else as a DM."""
+    @staticmethod
+    async def _target(conn: Conn, user_id: int) -> _Target:
         user = await users.by_id(conn, user_id)
         config = await plex_config.get(conn, user_id)
         assert user is not None and user.discord_id is not None  # claim_for_discord's filter
-        if config is not None and config.notify_channel_id is not None:
-            channel = await self._channel(config.notify_channel_id)
+        channel_id = config.notify_channel_id if config is not None else None
+        return _Target(user.discord_id, channel_id)
+
+    async def _send(
+        self, target: _Target, embed: discord.Embed, view: discord.ui.View | None
+    ) -> discord.Message:
+        """To the user's chosen channel (mentioning them), else as a DM. Network only: the
+        database was read before, so its errors are never taken for Discord's."""
+        if target.channel_id is not None:
+            channel = await self._channel(target.channel_id)
             return await channel.send(
-                f"<@{user.discord_id}>",
+                f"<@{target.discord_user_id}>",
                 embed=embed,
                 view=view or discord.utils.MISSING,
                 allowed_mentions=discord.AllowedMentions(
-                    everyone=False, roles=False, users=[discord.Object(user.discord_id)]
+                    everyone=False, roles=False, users=[discord.Object(target.discord_user_id)]
                 ),
             )
-        dm = await self._bot.create_dm(discord.Object(user.discord_id))
+        dm = await self._bot.create_dm(discord.Object(target.discord_user_id))
         return await dm.send(embed=embed, view=view or discord.utils.MISSING)
 
     async def _channel(self, channel_id: int) -> discord.abc.Messageable:

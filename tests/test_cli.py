@@ -7,6 +7,7 @@ from pathlib import Path
 import asyncpg
 
 from core.crypto import Cipher, generate_key
+from core.db.plex_config import secret_slot, token_slot
 from tests.cli import run_cli
 from tests.conftest import TEST_KEY
 
@@ -91,10 +92,10 @@ async def test_connect_creates_user_encrypts_token_and_prints_url_last(
         await conn.close()
     assert row is not None
     assert "tok-ABC" not in row["plex_token"]
-    assert Cipher(TEST_KEY).decrypt(row["plex_token"]) == "tok-ABC"
+    assert Cipher(TEST_KEY).decrypt(row["plex_token"], token_slot(row["user_id"])) == "tok-ABC"
     secret = _url(rotated.stdout).rsplit("=", 1)[1]
     assert secret not in row["webhook_secret"]
-    assert Cipher(TEST_KEY).decrypt(row["webhook_secret"]) == secret
+    assert Cipher(TEST_KEY).decrypt(row["webhook_secret"], secret_slot(row["user_id"])) == secret
     assert row["server_url"] == "http://10.0.0.5:32400"
     assert list(row["followed_accounts"]) == ["1", "Bob"]
     assert "tok-ABC" not in first.stdout + first.stderr
@@ -181,13 +182,14 @@ async def test_rekey_rotates_every_secret(cli_env: dict[str, str], clean_db: str
     assert "1 users" in result.stdout
     conn = await asyncpg.connect(clean_db)
     try:
-        row = await conn.fetchrow("SELECT plex_token, webhook_secret FROM plex_config")
+        row = await conn.fetchrow("SELECT user_id, plex_token, webhook_secret FROM plex_config")
     finally:
         await conn.close()
     assert row is not None
     only_new = Cipher(new_key)
-    assert only_new.decrypt(row["plex_token"]) == "tok-D"
-    assert only_new.decrypt(row["webhook_secret"]) == url.rsplit("=", 1)[1]
+    assert only_new.decrypt(row["plex_token"], token_slot(row["user_id"])) == "tok-D"
+    secret = url.rsplit("=", 1)[1]
+    assert only_new.decrypt(row["webhook_secret"], secret_slot(row["user_id"])) == secret
     # With only the new key set, everything still works.
     again = run_cli(
         "connect",

@@ -596,6 +596,25 @@ async def test_fake_plex_answers_xml_without_json_accept(
     assert '<Guid id="tmdb://2316" />' in response.text
 
 
+async def test_plex_server_identity_probe_sends_no_token_and_gives_up_fast(
+    http: httpx.AsyncClient, plex_fake: FakePlexServer, metrics: Metrics
+) -> None:
+    client = PlexServerClient(http=http, metrics=metrics, probe_timeout=0.3)
+    assert await client.identity(plex_fake.base_url + "/?X-Plex-Token=pasted") == (
+        plex_fake.machine_identifier
+    )
+    [probe] = plex_fake.requests_to("/identity")
+    assert probe.header("X-Plex-Token") is None and probe.query == {}
+    with pytest.raises(UpstreamError) as caught:
+        await client.identity(closed_port_url())
+    assert caught.value.retryable and caught.value.status is None  # no answer at all
+    plex_fake.delay = 1.0  # answers, but later than a probe waits (an unroutable address)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(UpstreamError, match="timed out"):
+        await client.identity(plex_fake.base_url)
+    assert asyncio.get_running_loop().time() - started < 0.9, "one short try, no retry"
+
+
 # --- plex.tv ----------------------------------------------------------------------------
 
 

@@ -352,3 +352,31 @@ async def test_more_of_the_surface(fake: FakeDiscord) -> None:
             await fake.invoke_slash(BOB, "plex", "ping")
         with pytest.raises(LookupError, match="no subcommand"):
             await fake.invoke_slash(ALICE, "plex", "nope")
+
+
+async def test_channel_permissions_follow_discords_overwrite_order(
+    fake_discord: FakeDiscord,
+) -> None:
+    """@everyone overwrite, then role overwrites together, then the member's own: each later
+    step wins (https://discord.com/developers/docs/topics/permissions)."""
+    fake = fake_discord
+    view, send = discord.Permissions(view_channel=True).value, 1 << 11
+    fake.add_role(940_000_000_000_000_001, "mods")
+    fake.add_role(940_000_000_000_000_002, "muted")
+    alice = fake.add_user(ALICE, "alice", roles=[940_000_000_000_000_001, 940_000_000_000_000_002])
+    bob = fake.add_user(BOB, "bob")
+    channel = fake.add_text_channel(920_000_000_000_000_201, "mods-only")
+    await fake.set_overwrite(channel.id, fake.guild_id, deny=view | send)
+    await fake.set_overwrite(channel.id, 940_000_000_000_000_001, allow=view | send)
+    await fake.set_overwrite(channel.id, 940_000_000_000_000_002, deny=send)
+    assert not fake.channel_permissions(channel, bob) & view
+    # Role overwrites are combined: deny from one, allow from another -> the allow wins.
+    assert fake.channel_permissions(channel, alice) & (view | send) == view | send
+    await fake.set_overwrite(channel.id, ALICE, member=True, deny=send)
+    assert fake.channel_permissions(channel, alice) & (view | send) == view
+    owner = fake.users[fake.owner_id]
+    assert fake.channel_permissions(channel, owner) == discord.Permissions.all().value
+    payload = fake.channel_payload(channel)
+    assert {"id": str(ALICE), "type": 1, "allow": "0", "deny": str(send)} in payload[
+        "permission_overwrites"
+    ]

@@ -498,5 +498,11 @@ async def test_no_address_answering_is_a_clear_failed_run(daemon: Daemon) -> Non
     )
     run = await daemon.services.history.run_now(user_id, trigger="cli")
     assert run is not None and run.state == "failed"
-    assert run.error is not None and "none of the 1 addresses plex.tv lists" in run.error
-    assert "'Living Room'" in run.error
+    assert run.error is not None and "'Living Room' did not answer at any of its" in run.error
+    assert "set --server-url" in run.error
+    # The shared locator recorded the outage: the owner is told once, not per run.
+    notices = await daemon.fetch("SELECT kind FROM notification_outbox")
+    assert [n["kind"] for n in notices] == ["server_problem"]
+    again = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert again is not None and again.state == "failed"
+    assert len(await daemon.fetch("SELECT kind FROM notification_outbox")) == 1

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from core.crypto import Cipher, sha256_hex
+from core.db.plex_config import token_slot
 from tests.cli import run_cli
 from tests.conftest import TEST_KEY
 from tests.fakes.plex_server import DEFAULT_TOKEN as PLEX_TOKEN
@@ -58,9 +59,9 @@ async def test_plex_token_is_encrypted_at_rest(daemon: Daemon) -> None:
     row = (await daemon.fetch("SELECT * FROM plex_config WHERE user_id = $1", user_id))[0]
     stored = row["plex_token"]
     assert PLEX_TOKEN not in str(dict(row))
-    iv, tag, _ciphertext = stored.split(":")
-    assert (len(iv), len(tag)) == (24, 32)
-    assert Cipher(TEST_KEY).decrypt(stored) == PLEX_TOKEN
+    version, iv, tag, _ciphertext = stored.split(":")
+    assert (version, len(iv), len(tag)) == ("v2", 24, 32)
+    assert Cipher(TEST_KEY).decrypt(stored, token_slot(user_id)) == PLEX_TOKEN
     # Encryption is randomised: the same token stored twice looks different.
     await daemon.connect()
     again = await daemon.fetch("SELECT plex_token FROM plex_config WHERE user_id = $1", user_id)

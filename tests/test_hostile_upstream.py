@@ -40,7 +40,9 @@ async def _retry_now(daemon: Daemon) -> int:
     return count
 
 
-async def _accepted_then_failed(daemon: Daemon, payload: dict[str, Any], secret: str) -> int:
+async def _accepted_then_failed(
+    daemon: Daemon, payload: dict[str, Any], secret: str, action: str = "upstream_error"
+) -> int:
     started = time.monotonic()
     answer = await daemon.post(payload, secret)
     answered_in = time.monotonic() - started
@@ -50,7 +52,7 @@ async def _accepted_then_failed(daemon: Daemon, payload: dict[str, Any], secret:
     row = await daemon.settled(log_id, 30)
     assert (row["status"], row["action_taken"], row["retryable"]) == (
         "failed",
-        "upstream_error",
+        action,
         True,
     ), row["error_message"]
     assert row["payload"] is not None and row["next_attempt_at"] is not None
@@ -77,7 +79,10 @@ async def test_plex_server_down_then_back(daemon: Daemon, how: str) -> None:
         daemon.plex_server.fail_next(100, 503)
     else:
         await daemon.services.accounts.update_settings(user_id, server_url=closed_port_url())
-    log_id = await _accepted_then_failed(daemon, scrobble(episode(season=2, number=3)), secret)
+    action = "upstream_error" if how == "503" else "server_unreachable"
+    log_id = await _accepted_then_failed(
+        daemon, scrobble(episode(season=2, number=3)), secret, action
+    )
     assert await _watched(daemon, 2316) == []
     # The server comes back.
     daemon.plex_server.reset()

@@ -648,9 +648,10 @@ async def test_current_agent_still_needs_the_server_and_fails_retryably(daemon: 
     row = await _accepted(daemon, scrobble(episode(season=1, number=3)), secret)
     assert (row["status"], row["action_taken"], row["retryable"]) == (
         "failed",
-        "upstream_error",
+        "server_unreachable",  # with what to do (issue 11): tests/test_plex_servers.py
         True,
     )
+    assert "set --server-url" in row["error_message"]
 
 
 # --- what a log line may quote (issue 10 item 27) -------------------------------------------

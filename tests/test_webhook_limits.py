@@ -92,14 +92,16 @@ async def test_a_flood_of_wrong_secrets_never_locks_out_the_real_server(
     ]
     codes = [r.status_code for r in wrong]
     assert set(codes) == {401, 429}
-    assert codes.count(401) <= FAILURES_PER_MINUTE + 2  # the budget (and its refill)
+    # The budget, plus what it refilled while the flood ran (slow on a loaded machine).
+    allowed = FAILURES_PER_MINUTE + FAILURES_PER_MINUTE * elapsed / 60 + 1
+    assert codes.count(401) <= allowed, (codes.count(401), elapsed)
     refused = next(r for r in wrong if r.status_code == 429)
     assert refused.json() == {"error": "too many failed attempts"}
     assert int(refused.headers["Retry-After"]) >= 1
     # The database was asked about a wrong secret only within the budget; past it, at most
     # one read of the valid secrets a second.
     wrong_lookups = len(lookups) - len(real)
-    assert wrong_lookups <= FAILURES_PER_MINUTE + 2, wrong_lookups
+    assert wrong_lookups <= allowed, (wrong_lookups, elapsed)
     assert len(snapshots) <= elapsed + 2, (len(snapshots), elapsed)
 
 

@@ -91,9 +91,19 @@ class PlexServerClient:
         max_retries: int = 1,
         backoff_base: float = 0.5,
         client_identifier: str = "plex-tracker",
+        probe_timeout: float = 5.0,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._client_identifier = client_identifier
+        # Probing an address: one short try (a LAN address seen from elsewhere just hangs).
+        self._prober = JsonRequester(
+            http=http,
+            service=SERVICE,
+            metrics=metrics,
+            timeout=probe_timeout,
+            policy=RetryPolicy(max_retries=0),
+            sleep=sleep,
+        )
         self._requester = JsonRequester(
             http=http,
             service=SERVICE,
@@ -148,6 +158,24 @@ class PlexServerClient:
             return metadata
 
         return await self._cache.get_or_fetch(cache_key, fetch)
+
+    async def identity(self, server_url: str) -> str | None:
+        """The machineIdentifier of the Plex server answering at `server_url`
+        (``GET /identity``, which needs no token: none is sent to an address not known to
+        be the user's server). Raises UpstreamError when nothing answers there."""
+        payload = await self._prober.get_json(
+            f"{_base(server_url)}/identity",
+            headers={
+                "Accept": "application/json",
+                "X-Plex-Client-Identifier": self._client_identifier,
+                "X-Plex-Product": "plex-tracker",
+            },
+        )
+        try:
+            found = payload["MediaContainer"]["machineIdentifier"]
+        except (KeyError, TypeError):
+            return None
+        return str(found) if found else None
 
     async def show_guids(
         self, *, user_id: int, server_url: str, token: str, rating_key: str

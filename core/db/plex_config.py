@@ -6,7 +6,18 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from core.crypto import Slot
 from core.db.pool import Conn
+
+
+def token_slot(user_id: int) -> Slot:
+    """Where a user's encrypted Plex token lives (its ciphertext is bound to it)."""
+    return Slot("plex_config", "plex_token", user_id)
+
+
+def secret_slot(user_id: int) -> Slot:
+    """Where a user's encrypted webhook secret lives."""
+    return Slot("plex_config", "webhook_secret", user_id)
 
 
 @dataclass(frozen=True)
@@ -24,11 +35,15 @@ class PlexConfig:
     auto_mark_watched: bool
     followed_accounts: tuple[str, ...]
     notify_channel_id: int | None
+    # Where plex.tv discovery last found the server answering (never the user's choice,
+    # which is server_url); see core/services/plex_servers.py.
+    discovered_server_url: str | None = None
+    discovered_server_uuid: str | None = None
 
 
 _COLS = """user_id, plex_token, plex_account_id, plex_username, server_url, server_uuid,
            webhook_secret, webhook_secret_hash, enabled, auto_add_shows, auto_mark_watched,
-           followed_accounts, notify_channel_id"""
+           followed_accounts, notify_channel_id, discovered_server_url, discovered_server_uuid"""
 
 
 def _config(r: asyncpg.Record) -> PlexConfig:
@@ -139,9 +154,16 @@ async def disconnect(conn: Conn, user_id: int) -> bool:
     return bool(status != "UPDATE 0")
 
 
-async def all_encrypted(conn: Conn) -> list[tuple[int, str | None, str | None]]:
+async def all_encrypted(
+    conn: Conn, *, only_unbound: bool = False
+) -> list[tuple[int, str | None, str | None]]:
+    """Every row's encrypted values, locked for rewriting; `only_unbound`: just the rows
+    still holding a value in the seed's unbound form (no `v2:` prefix)."""
     rows = await conn.fetch(
-        "SELECT user_id, plex_token, webhook_secret FROM plex_config ORDER BY user_id FOR UPDATE"
+        """SELECT user_id, plex_token, webhook_secret FROM plex_config
+           WHERE NOT $1 OR plex_token NOT LIKE 'v2:%' OR webhook_secret NOT LIKE 'v2:%'
+           ORDER BY user_id FOR UPDATE""",
+        only_unbound,
     )
     return [(r["user_id"], r["plex_token"], r["webhook_secret"]) for r in rows]
 
@@ -154,6 +176,28 @@ async def replace_encrypted(
         user_id,
         token,
         secret,
+    )
+
+
+async def remember_discovered(conn: Conn, user_id: int, *, url: str, server_uuid: str) -> None:
+    """An address of the server that just answered (never one that did not)."""
+    await conn.execute(
+        """UPDATE plex_config SET discovered_server_url = $2, discovered_server_uuid = $3,
+                  discovered_at = now()
+           WHERE user_id = $1""",
+        user_id,
+        url,
+        server_uuid,
+    )
+
+
+async def forget_discovered(conn: Conn, user_id: int, url: str) -> None:
+    """That address stopped answering: look again next time."""
+    await conn.execute(
+        """UPDATE plex_config SET discovered_server_url = NULL, discovered_at = NULL
+           WHERE user_id = $1 AND discovered_server_url = $2""",
+        user_id,
+        url,
     )
 
 

@@ -26,7 +26,7 @@ import time
 from core.clients._cache import TtlCache
 from core.clients.errors import NotFound, UpstreamError
 from core.clients.plex_library import PlexLibraryClient
-from core.crypto import Cipher, CryptoError
+from core.crypto import CryptoError
 from core.db import history_marks, plex_config, tvshows, webhook_logs
 from core.db.pool import DATABASE_DOWN, Pool
 from core.history.multi_episode import also_watched
@@ -50,13 +50,11 @@ class MultiEpisodeFollowUp:
         self,
         *,
         pool: Pool,
-        cipher: Cipher,
         library: PlexLibraryClient,
         servers: ServerAccess,
         max_queue: int = 1000,
     ) -> None:
         self._pool = pool
-        self._cipher = cipher
         self._library = library
         self._servers = servers
         self._queue: asyncio.Queue[Item] = asyncio.Queue(max_queue)
@@ -130,8 +128,7 @@ class MultiEpisodeFollowUp:
         try:
             cached = self._files.get((user_id, item_key))
             if cached is None:
-                token = self._cipher.decrypt(config.plex_token)
-                target = await self._target(user_id, config, token, item.server_uuid)
+                target = await self._target(user_id, config, item.server_uuid)
                 found = await self._library.episode(target.url, target.token, item_key)
                 cached = (
                     also_watched(found.files, season, episode)
@@ -167,12 +164,12 @@ class MultiEpisodeFollowUp:
         )
 
     async def _target(
-        self, user_id: int, config: plex_config.PlexConfig, token: str, server_uuid: str | None
+        self, user_id: int, config: plex_config.PlexConfig, server_uuid: str | None
     ) -> PlexServerTarget:
         key = (user_id, server_uuid)
         cached = self._targets.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        target = await self._servers.reach(user_id, config, token, server_uuid=server_uuid)
+        target = await self._servers.reach(user_id, config, server_uuid=server_uuid)
         self._targets[key] = (time.monotonic() + TARGET_TTL, target)
         return target

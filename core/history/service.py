@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.clients.errors import Unauthorized, UpstreamError
 from core.clients.plex_library import PlexLibraryClient
-from core.crypto import Cipher, CryptoError
+from core.crypto import CryptoError
 from core.db import history_marks, outbox, plex_config, sync_runs, sync_state
 from core.db.conflicts import Conflict
 from core.db.pool import DATABASE_DOWN, Conn, Pool
@@ -55,7 +55,6 @@ class HistorySync:
         self,
         *,
         pool: Pool,
-        cipher: Cipher,
         library: PlexLibraryClient,
         servers: ServerAccess,
         matcher: Matcher,
@@ -64,7 +63,6 @@ class HistorySync:
         settings: Settings,
     ) -> None:
         self._pool = pool
-        self._cipher = cipher
         self._library = library
         self._servers = servers
         self._matcher = matcher
@@ -187,8 +185,7 @@ class HistorySync:
             config = await plex_config.get(conn, run.user_id)
             if config is None or config.plex_token is None:
                 raise NotFoundError("Plex is no longer connected for this user")
-            token = self._cipher.decrypt(config.plex_token)
-            target = await self._servers.reach(run.user_id, config, token)
+            target = await self._servers.reach(run.user_id, config)
             server_id = target.machine_id
             settings = await sync_state.settings(conn, run.user_id)
             applier = BatchApplier(

@@ -20,6 +20,7 @@ from core.services.jobs import JobService
 from core.services.library import LibraryService
 from core.services.mappings import MappingService
 from core.services.matching import Matcher
+from core.services.plex_servers import ServerLocator
 from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
@@ -35,6 +36,7 @@ class Services:
     tmdb: TmdbClient
     plex_server: PlexServerClient
     plextv: PlexTvClient
+    servers: ServerLocator  # a user's Plex server: an address that answers, and its problem
     accounts: AccountService
     library: LibraryService
     catalog: ShowCatalog

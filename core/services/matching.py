@@ -20,10 +20,8 @@ from dataclasses import dataclass, replace
 
 from core.clients.errors import NotFound, UpstreamError
 from core.clients.plex_server import PlexServerClient, PlexShowMetadata
-from core.clients.plextv import PlexTvClient
 from core.clients.tmdb import TmdbClient
-from core.crypto import Cipher
-from core.db import mappings, plex_config, tvshows
+from core.db import mappings, tvshows
 from core.db.mappings import NewMapping
 from core.db.plex_config import PlexConfig
 from core.db.pool import Conn
@@ -31,6 +29,7 @@ from core.db.tvshows import Show
 from core.guid import GuidInfo, ids_from_guid_list, parse_guid
 from core.metrics import Metrics
 from core.payload import Metadata
+from core.services.plex_servers import ServerLocator
 from core.services.shows import ShowCatalog
 
 log = logging.getLogger(__name__)
@@ -77,15 +76,13 @@ class Matcher:
         *,
         tmdb: TmdbClient,
         plex_server: PlexServerClient,
-        plextv: PlexTvClient,
-        cipher: Cipher,
+        servers: ServerLocator,
         catalog: ShowCatalog,
         metrics: Metrics,
     ) -> None:
         self._tmdb = tmdb
         self._plex_server = plex_server
-        self._plextv = plextv
-        self._cipher = cipher
+        self._servers = servers
         self._catalog = catalog
         self._metrics = metrics
 
@@ -202,25 +199,20 @@ class Matcher:
         rating_key: str,
         server_uuid: str | None,
     ) -> PlexShowMetadata | None:
-        if config.plex_token is None:
-            return None
-        token = self._cipher.decrypt(config.plex_token)
-        server_url = config.server_url
-        if server_url is None and server_uuid:
-            resource = await self._plextv.find_server(token, server_uuid)
-            uris = resource.preferred_uris() if resource else ()
-            if resource is None or not uris:
-                log.info("user %d: Plex server %s not found on plex.tv", user_id, server_uuid)
-                return None
-            server_url = uris[0]
-            token = resource.access_token or token
-            if resource.access_token is None:  # owned server: remember where it is
-                await plex_config.update_settings(conn, user_id, server_url=server_url)
-        if server_url is None:
-            return None
+        # Where the server answers (and with which token) is the locator's business: it
+        # tries every address plex.tv knows and says what to do when none answers.
         try:
-            return await self._plex_server.show_metadata(
-                user_id=user_id, server_url=server_url, token=token, rating_key=rating_key
+            return await self._servers.call(
+                conn,
+                user_id,
+                config,
+                server_uuid,
+                lambda server: self._plex_server.show_metadata(
+                    user_id=user_id,
+                    server_url=server.url,
+                    token=server.token,
+                    rating_key=rating_key,
+                ),
             )
         except NotFound:
             return None

@@ -16,6 +16,7 @@ from core.db.webhook_logs import QueuedLog
 from core.payload import Metadata, PlexWebhook, ScrobbleKeys, scrobble_keys, scrobble_problem
 from core.services.conflicts import ConflictService
 from core.services.matching import IgnoredShow, Matched, Matcher, Unmatched
+from core.services.plex_servers import ServerUnreachable
 from core.services.shows import ShowCatalog
 from core.settings import Settings
 
@@ -107,6 +108,8 @@ class WebhookProcessor:
                     return Outcome("pending", settled.action, conflict_id=settled.conflict_id)
                 result = settled
             return await self._mark(conn, row, result, keys)
+        except ServerUnreachable as exc:  # the message says what to do; told once per outage
+            return Outcome("failed", "server_unreachable", error=str(exc), retryable=True)
         except UpstreamError as exc:
             return Outcome("failed", "upstream_error", error=str(exc), retryable=exc.retryable)
         except CryptoError as exc:

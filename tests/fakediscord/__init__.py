@@ -16,7 +16,15 @@ Messages are live dicts in Discord's JSON shape: edits by the bot show up in the
 
 from .harness import pointed_at, running_client
 from .logcheck import ErrorLogCapture
-from .models import FakeChannel, FakeRole, FakeUser, InteractionRecord, StoredFile
+from .models import (
+    FakeChannel,
+    FakeRole,
+    FakeUser,
+    InteractionRecord,
+    Outage,
+    Overwrite,
+    StoredFile,
+)
 from .server import DEFAULT_TIMEOUT, FakeDiscord, json_response
 from .validation import DiscordAPIError
 
@@ -29,6 +37,8 @@ __all__ = [
     "FakeRole",
     "FakeUser",
     "InteractionRecord",
+    "Outage",
+    "Overwrite",
     "StoredFile",
     "json_response",
     "pointed_at",

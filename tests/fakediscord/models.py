@@ -80,6 +80,8 @@ class FakeUser:
     role_ids: list[int] = field(default_factory=list)
     in_guild: bool = True
     joined_at: str = field(default_factory=now_iso)
+    # False: the user blocks DMs from server members (Discord answers 403, code 50007).
+    accepts_dms: bool = True
 
     def to_payload(self) -> JSON:
         return {
@@ -124,10 +126,55 @@ class FakeChannel:
     guild_id: int | None = None
     position: int = 0
     recipient_id: int | None = None  # DM channels only
+    overwrites: list[Overwrite] = field(default_factory=list)
 
     @property
     def is_dm(self) -> bool:
         return self.type == CHANNEL_DM
+
+
+@dataclass
+class Overwrite:
+    """A channel permission overwrite for a role (the guild id is @everyone) or a member."""
+
+    target_id: int
+    is_member: bool
+    allow: int = 0
+    deny: int = 0
+
+    def to_payload(self) -> JSON:
+        return {
+            "id": str(self.target_id),
+            "type": 1 if self.is_member else 0,
+            "allow": str(self.allow),
+            "deny": str(self.deny),
+        }
+
+
+@dataclass
+class Outage:
+    """Requests matching `routes` ("METHOD /path" prefixes; none: every request) get
+    `status`, or, with status None, a connection closed without an answer (a network
+    error). The first `after` matching requests still pass; `times` limits the failures
+    (None: until FakeDiscord.end_outage)."""
+
+    routes: tuple[str, ...]
+    status: int | None = 503
+    after: int = 0
+    times: int | None = None
+    exact: bool = False  # routes are whole "METHOD /path"s, not prefixes
+    seen: int = 0
+    failed: int = 0
+
+    def hits(self, route: str) -> bool:
+        matches = route in self.routes if self.exact else route.startswith(self.routes)
+        if self.routes and not matches:
+            return False
+        self.seen += 1
+        if self.seen <= self.after or (self.times is not None and self.failed >= self.times):
+            return False
+        self.failed += 1
+        return True
 
 
 @dataclass

@@ -22,7 +22,16 @@ from aiohttp import web
 
 from . import models as m
 from .gateway import GatewaySession
-from .models import JSON, FakeChannel, FakeRole, FakeUser, InteractionRecord, StoredFile
+from .models import (
+    JSON,
+    FakeChannel,
+    FakeRole,
+    FakeUser,
+    InteractionRecord,
+    Outage,
+    Overwrite,
+    StoredFile,
+)
 from .validation import DiscordAPIError, invalid_form, validate_message, validate_modal
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,9 @@ DEFAULT_TIMEOUT = 3.0
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 INTENT_GUILD_MESSAGES = 9
 INTENT_DIRECT_MESSAGES = 12
+ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
 
 
 class ErrorSource(Protocol):
@@ -109,6 +121,8 @@ class FakeDiscord:
         self.unknown_routes: list[str] = []
         self.server_errors: list[str] = []
         self.rejections: list[str] = []  # 4xx answers given on purpose
+        self.outages: list[Outage] = []
+        self.outage_hits: list[str] = []  # "METHOD /path -> status" failed by an outage
 
         self.sessions: list[GatewaySession] = []
         self._by_token: dict[str, InteractionRecord] = {}
@@ -155,6 +169,78 @@ class FakeDiscord:
         channel = FakeChannel(channel_id, name, guild_id=self.guild_id, position=len(self.channels))
         self.channels[channel_id] = channel
         return channel
+
+    async def set_overwrite(
+        self,
+        channel_id: int,
+        target_id: int,
+        *,
+        member: bool = False,
+        allow: int = 0,
+        deny: int = 0,
+    ) -> None:
+        """Set a channel's permission overwrite for a role (the guild id is @everyone) or,
+        with `member`, a user; connected clients get CHANNEL_UPDATE, as from Discord."""
+        channel = self.channels[channel_id]
+        channel.overwrites = [o for o in channel.overwrites if o.target_id != target_id]
+        channel.overwrites.append(Overwrite(target_id, member, allow, deny))
+        await self._to_sessions("CHANNEL_UPDATE", self.channel_payload(channel))
+
+    async def remove_channel(self, channel_id: int) -> None:
+        """Someone deletes a guild channel: REST answers 404 for it from now on."""
+        channel = self.channels.pop(channel_id)
+        await self._to_sessions("CHANNEL_DELETE", self.channel_payload(channel))
+
+    async def _to_sessions(self, event: str, data: JSON) -> None:
+        for session in self.sessions:
+            if session.identified and session.open:
+                await session.dispatch(event, data)
+        self._notify()
+
+    # ---------------------------------------------------------------- outages
+
+    def fail_requests(
+        self,
+        *routes: str,
+        status: int | None = 503,
+        after: int = 0,
+        times: int | None = None,
+    ) -> Outage:
+        """An outage: requests whose "METHOD /path" starts with one of `routes` (none: all
+        requests, the gateway's "GET /" included) answer `status`, or with None lose their
+        connection without an answer. See models.Outage for `after` and `times`."""
+        outage = Outage(tuple(routes), status, after, times)
+        self.outages.append(outage)
+        return outage
+
+    def fail_gateway(self, status: int = 503, *, times: int | None = None) -> Outage:
+        """The gateway's WebSocket handshake answers `status` (Discord's edge during an
+        outage: 503, or 404 while a gateway node is gone)."""
+        outage = Outage(("GET /",), status, 0, times, exact=True)
+        self.outages.append(outage)
+        return outage
+
+    def revoke_token(self) -> None:
+        """The bot's token stops working, as after a reset in the developer portal: REST
+        answers 401 and IDENTIFY is closed with 4004."""
+        self.token = "revoked-" + secrets.token_hex(8)
+
+    def end_outage(self) -> None:
+        self.outages.clear()
+
+    def _outage_response(self, request: web.Request, route: str) -> web.Response | None:
+        for outage in self.outages:
+            if not outage.hits(route):
+                continue
+            self.outage_hits.append(f"{route} -> {outage.status or 'dropped'}")
+            self._notify()
+            if outage.status is None:
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=500)  # never reaches the client
+            # What Discord's edge answers during an outage: a short text body, no JSON.
+            return web.Response(status=outage.status, text=f"{outage.status}: upstream error")
+        return None
 
     # -------------------------------------------------------------- lifecycle
 
@@ -300,7 +386,7 @@ class FakeDiscord:
             "guild_id": str(channel.guild_id),
             "name": channel.name,
             "position": channel.position,
-            "permission_overwrites": [],
+            "permission_overwrites": [o.to_payload() for o in channel.overwrites],
             "topic": None,
             "nsfw": False,
             "last_message_id": None,
@@ -378,6 +464,27 @@ class FakeDiscord:
             return m.ALL_PERMISSIONS
         return perms
 
+    def channel_permissions(self, channel: FakeChannel, user: FakeUser) -> int:
+        """Discord's computation: guild permissions, then the channel's @everyone, role and
+        member overwrites, in that order."""
+        perms = self.member_permissions(user)
+        if perms & ADMINISTRATOR or user.id == self.owner_id:
+            return m.ALL_PERMISSIONS
+        by_target = {o.target_id: o for o in channel.overwrites}
+        everyone = by_target.get(self.guild_id)
+        if everyone is not None and not everyone.is_member:
+            perms = (perms & ~everyone.deny) | everyone.allow
+        allow = deny = 0
+        for role_id in user.role_ids:
+            role = by_target.get(role_id)
+            if role is not None and not role.is_member:
+                allow, deny = allow | role.allow, deny | role.deny
+        perms = (perms & ~deny) | allow
+        own = by_target.get(user.id)
+        if own is not None and own.is_member:
+            perms = (perms & ~own.deny) | own.allow
+        return perms
+
     def _user(self, user_id: int) -> FakeUser:
         try:
             return self.users[user_id]
@@ -430,6 +537,9 @@ class FakeDiscord:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = f"{request.method} {request.path}"
         self.requests.append(route)
+        failed = self._outage_response(request, route)
+        if failed is not None:
+            return failed
         try:
             self._check_auth(request)
             response = await handler(request)
@@ -898,6 +1008,15 @@ class FakeDiscord:
 
     async def _post_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
+        if channel.is_dm:
+            if not self._user(channel.recipient_id or 0).accepts_dms:
+                raise DiscordAPIError(403, 50007, "Cannot send messages to this user")
+        else:
+            perms = self.channel_permissions(channel, self.bot_user)
+            if not perms & VIEW_CHANNEL:
+                raise DiscordAPIError(403, 50001, "Missing Access")
+            if not perms & SEND_MESSAGES:
+                raise DiscordAPIError(403, 50013, "Missing Permissions")
         payload, files = await self._read_body(request)
         validate_message({**payload, "attachments": payload.get("attachments") or list(files)})
         if int(payload.get("flags") or 0) & m.EPHEMERAL:
