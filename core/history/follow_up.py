@@ -8,9 +8,9 @@ background task with a bounded queue, one item at a time:
 
 - the scrobble's own episode is already marked; this only adds its file's other episodes
   (same rules: earliest date wins, totals counted under the episode locks);
-- a play no longer than the episode's runtime is of a one-episode file: no request (a
-  multi-episode file's items carry the whole file's duration), and neither is a play whose
-  length a relay left out; file names are cached per item, so a rewatch costs none either;
+- only a play clearly longer than the episode's runtime is asked about (a multi-episode
+  file's items carry the whole file's duration); a normal-length play, or one without a
+  duration or runtime to compare, costs no request; answers are cached per item;
 - a server that does not answer puts that user on a short cooldown and the item is
   dropped: the scheduled history sync reads the same files from the library and marks
   the range within JOB_SYNC_SECONDS. A full queue drops items the same way.
@@ -39,7 +39,7 @@ TARGET_TTL = 600.0
 SETTLE_TRIES = 10
 # A play this many times longer than the episode's runtime is probably of a multi-episode
 # file (Plex gives each of its episodes the whole file's duration); shorter ones need no
-# request. An unknown runtime: ask. No duration (some relays): the scheduled sync sees it.
+# request. Without a duration (some relays) or a runtime, the scheduled sync sees to it.
 LONGER = 1.5
 
 Item = tuple[int, int, int]  # log id, user id, tracker show id
@@ -120,9 +120,9 @@ class MultiEpisodeFollowUp:
             config = await plex_config.get(conn, user_id)
         if config is None or not config.plex_token:
             return
-        if not item.duration_ms:
-            return  # a relay that gave no length: left to the scheduled sync
-        if runtime and item.duration_ms < LONGER * runtime * 60_000:
+        if not item.duration_ms or not runtime:
+            return  # no length to compare (a relay, a show without runtimes): the sync's
+        if item.duration_ms < LONGER * runtime * 60_000:
             return  # one episode long: a file of one episode (no request needed)
         item_key, season, episode = item.item_key, item.season, item.episode
         try:
