@@ -88,6 +88,12 @@ class Metrics:
             ["job", "outcome"],
             registry=r,
         )
+        self.held_requeued = Counter(
+            "plex_tracker_held_requeued_total",
+            "Scrobbles the retry job found held behind an already resolved conflict and put "
+            "back in the queue (a safety net; should stay 0)",
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "plex_tracker_queue_depth", "Webhook rows still pending", registry=r
         )

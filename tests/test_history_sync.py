@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from core.db import sync_state
-from core.history.plan import GONE_UNMAPPED, NOT_EPISODE, SECTION_EXCLUDED, SHOW_IGNORED
+from core.history.plan import (
+    GONE_UNMAPPED,
+    NOT_EPISODE,
+    NOT_IN_TRACKER,
+    SECTION_EXCLUDED,
+    SHOW_IGNORED,
+)
 from core.history.service import summary
 from core.services.conflicts import Ignore, UseShow
 from tests.fakes._base import closed_port_url
@@ -506,3 +512,21 @@ async def test_no_address_answering_is_a_clear_failed_run(daemon: Daemon) -> Non
     again = await daemon.services.history.run_now(user_id, trigger="cli")
     assert again is not None and again.state == "failed"
     assert len(await daemon.fetch("SELECT kind FROM notification_outbox")) == 1
+
+
+async def test_an_episode_the_tracker_lacks_is_asked_of_tmdb_once(daemon: Daemon) -> None:
+    user_id, _ = await daemon.connect("alice")
+    # The tracker knows three episodes; TMDB knows six; Plex has a seventh (a special cut).
+    await daemon.import_shows(user_id, [tracker_show("Severance", 2022, 95396, {1: 3})])
+    daemon.tmdb.add_show(95396, "Severance", year=2022, seasons={1: 6})
+    plex = daemon.plex_server
+    show = plex_show(plex, 800, "Severance", 2022, {1: 7}, tmdb_id=95396)
+    for n in (2, 5, 7):
+        plex.watch(show.ep(1, n).rating_key, viewed_at=T0 + n)
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.state == "succeeded", run.error
+    assert await watched(daemon, user_id, "Severance") == [(1, 2), (1, 5)]
+    assert run.episodes_marked == 2 and run.skipped == {NOT_IN_TRACKER: 1}
+    season_calls = [r for r in daemon.tmdb.requests if r.path.endswith("/season/1")]
+    assert len(season_calls) == 1  # once per run, though both passes saw the episodes
+    assert await totals_consistent(daemon, user_id) == []

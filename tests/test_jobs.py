@@ -167,6 +167,52 @@ async def test_retry_requeues_due_rows_and_gives_up_on_exhausted(
     assert again.detail == "requeued 0, gave up on 0"
 
 
+async def test_retry_requeues_scrobbles_left_behind_a_resolved_conflict(daemon: Daemon) -> None:
+    """The safety net: a scrobble still held behind a conflict that is already resolved (what
+    the join/resolve race used to leave, and a database from before the fix may still hold)
+    goes back to the queue at the next retry run, is marked through the new mapping, and is
+    counted in plex_tracker_held_requeued_total."""
+    from core.services.conflicts import UseShow
+    from tests.test_conflicts import legacy, raise_conflict, show, show_id, watched
+
+    services = daemon.services
+    user_id, secret = await daemon.connect()
+    await daemon.import_shows(user_id, [show("The Flash", 1990), show("The Flash", 2014)])
+    modern = await show_id(daemon, user_id, "The Flash", 2014)
+    conflict_id, _ = await raise_conflict(
+        daemon, secret, [legacy("The Flash", "1201", 1)], "multiple_matches"
+    )
+    await services.conflicts.resolve(
+        conflict_id, user_id=user_id, choice=UseShow(modern), resolved_by="api"
+    )
+    await services.worker.stop()
+    answer = await daemon.post(legacy("The Flash", "1201", 2), secret)
+    stranded = answer.json()["id"]
+    await daemon.fetch(
+        """UPDATE plex_webhook_logs SET held_by_conflict_id = $2, action_taken = 'held_for_conflict'
+           WHERE id = $1""",
+        stranded,
+        conflict_id,
+    )
+    services.worker.start()
+
+    result = await services.jobs.run("retry")
+
+    assert result.outcome == "ok"
+    assert result.detail == "requeued 0, gave up on 0, 1 found held behind resolved conflicts"
+    row = await daemon.settled(stranded)
+    assert (row["status"], row["action_taken"], row["tvshow_id"]) == (
+        "success",
+        "marked_watched",
+        modern,
+    )
+    assert await watched(daemon, modern) == [1, 2]
+    sample = services.metrics.registry.get_sample_value("plex_tracker_held_requeued_total")
+    assert sample == 1.0
+    again = await services.jobs.run("retry")
+    assert again.detail == "requeued 0, gave up on 0"
+
+
 async def test_refresh_airing_adds_new_episodes(daemon: Daemon) -> None:
     services = daemon.services
     user_id, _ = await daemon.connect()

@@ -62,6 +62,24 @@ _REPORT = """
     FROM res r LEFT JOIN fresh f USING (tvshow_id, season, episode)"""
 
 
+async def unknown_seasons(conn: Conn, marks: Sequence[Mark]) -> set[tuple[int, int]]:
+    """(show, season) pairs with an episode to mark that the tracker doesn't know: read
+    only, so the caller can ask TMDB before its batch locks any show."""
+    if not marks:
+        return set()
+    rows = await conn.fetch(
+        """SELECT DISTINCT x.sh, x.s
+           FROM unnest($1::bigint[], $2::int[], $3::int[]) AS x(sh, s, e)
+           WHERE x.sh > 0 AND NOT EXISTS (
+               SELECT 1 FROM tvshow_episodes t
+               WHERE t.tvshow_id = x.sh AND t.season = x.s AND t.episode = x.e)""",
+        [m[0] for m in marks],
+        [m[1] for m in marks],
+        [m[2] for m in marks],
+    )
+    return {(r["sh"], r["s"]) for r in rows}
+
+
 async def mark(conn: Conn, marks: Sequence[Mark]) -> list[Marked]:
     """Mark these episodes watched (earliest date wins); one statement for all of them."""
     if not marks:

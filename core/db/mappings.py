@@ -54,6 +54,15 @@ def _mapping(r: asyncpg.Record) -> Mapping:
     return Mapping(**{**dict(r), "match_confidence": float(conf) if conf is not None else None})
 
 
+async def lock_plex_show(conn: Conn, user_id: int, plex_rating_key: str) -> None:
+    """Hold the decision about what this Plex show is, for this transaction: matching it
+    afresh (and joining or opening its conflict) and resolving its conflict take turns."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        f"match:{user_id}:{plex_rating_key}",
+    )
+
+
 async def get(conn: Conn, user_id: int, plex_rating_key: str) -> Mapping | None:
     row = await conn.fetchrow(
         f"SELECT {_COLS} FROM plex_show_mappings WHERE user_id = $1 AND plex_rating_key = $2",

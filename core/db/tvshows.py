@@ -1,4 +1,9 @@
-"""SQL for `tvshows` and their `tvshow_episodes`."""
+"""SQL for `tvshows` and their `tvshow_episodes`.
+
+Lock order (sql/0008_settle_in_show_order.sql): whatever writes a show's episodes or totals
+locks the show row first, then episodes, and several shows in id order. A recount then
+sees every committed mark and none is in flight; nothing waits for another in a cycle.
+"""
 
 from __future__ import annotations
 
@@ -82,7 +87,7 @@ async def upsert(conn: Conn, user_id: int, show: ShowInput) -> tuple[Show, bool]
     """Insert or update a show keyed by tmdb_id, else by title + year. Returns (show, created)."""
     if show.tmdb_id is not None:
         existing = await conn.fetchval(
-            "SELECT id FROM tvshows WHERE user_id = $1 AND tmdb_id = $2 FOR UPDATE",
+            "SELECT id FROM tvshows WHERE user_id = $1 AND tmdb_id = $2 FOR NO KEY UPDATE",
             user_id,
             show.tmdb_id,
         )
@@ -94,7 +99,7 @@ async def upsert(conn: Conn, user_id: int, show: ShowInput) -> tuple[Show, bool]
                WHERE user_id = $1 AND lower(title) = lower($2)
                  AND EXTRACT(YEAR FROM show_start_date) IS NOT DISTINCT FROM $3::int
                  AND ($4::int IS NULL OR tmdb_id IS NULL OR tmdb_id = $4)
-               ORDER BY id LIMIT 1 FOR UPDATE""",
+               ORDER BY id LIMIT 1 FOR NO KEY UPDATE""",
             user_id,
             show.title,
             show.start_date.year if show.start_date else None,
@@ -141,6 +146,7 @@ async def upsert(conn: Conn, user_id: int, show: ShowInput) -> tuple[Show, bool]
 
 async def upsert_episodes(conn: Conn, show_id: int, episodes: Sequence[EpisodeInput]) -> int:
     """Add or update episodes (watched state is kept); returns the show's episode count."""
+    await lock_show(conn, show_id)
     if episodes:
         await conn.execute(
             """INSERT INTO tvshow_episodes (tvshow_id, season, episode, title, runtime, air_date)
@@ -162,18 +168,22 @@ async def upsert_episodes(conn: Conn, show_id: int, episodes: Sequence[EpisodeIn
 
 
 async def recompute_totals(conn: Conn, show_id: int) -> int:
-    total: int = await conn.fetchval(
-        """UPDATE tvshows t SET
-               total_episodes = agg.total, watched_episodes = agg.watched,
-               total_minutes = agg.minutes, updated_at = now()
-           FROM (SELECT count(*) AS total,
-                        count(*) FILTER (WHERE watched) AS watched,
-                        COALESCE(sum(runtime) FILTER (WHERE watched), 0) AS minutes
-                 FROM tvshow_episodes WHERE tvshow_id = $1) agg
-           WHERE t.id = $1 RETURNING agg.total""",
-        show_id,
-    )
+    """Recount watched episodes and minutes from the rows; returns the episode count."""
+    total: int = await conn.fetchval("SELECT plex_recount_show($1)", show_id)
     return total
+
+
+async def lock_show(conn: Conn, show_id: int) -> None:
+    """Hold the show for this transaction (before touching its episodes)."""
+    await conn.execute("SELECT 1 FROM tvshows WHERE id = $1 FOR NO KEY UPDATE", show_id)
+
+
+async def lock_user_shows(conn: Conn, user_id: int) -> None:
+    """Hold all of a user's shows, in id order, for a transaction that writes many of them
+    (an import): the order the worker takes them in, so neither waits for the other."""
+    await conn.execute(
+        "SELECT 1 FROM tvshows WHERE user_id = $1 ORDER BY id FOR NO KEY UPDATE", user_id
+    )
 
 
 async def get(conn: Conn, user_id: int, show_id: int) -> Show | None:

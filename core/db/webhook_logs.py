@@ -191,7 +191,7 @@ class SettledRow:
 
 async def settle_queue(conn: Conn, limit: int, window_seconds: int) -> list[SettledRow]:
     """Claim up to `limit` queued scrobbles and settle those of mapped shows, in one call and
-    its own transaction (`plex_settle_queue` in sql/0005_settle_queue.sql)."""
+    its own transaction (`plex_settle_queue`, sql/0008_settle_in_show_order.sql)."""
     rows = await conn.fetch(
         """SELECT log_id AS id, user_id, created_at, event, show_title, season, episode,
                   settled, status, action, tvshow_id
@@ -236,6 +236,19 @@ async def requeue_retryable(conn: Conn, max_attempts: int, limit: int = 500) -> 
         limit,
     )
     return int(status.split()[-1])
+
+
+async def requeue_stranded(conn: Conn) -> list[tuple[int, int, int]]:
+    """Scrobbles still held behind a conflict that is already resolved go back to the queue
+    (a safety net: resolving replays what is held, and joining waits for a resolution).
+    Returns (log id, user id, conflict id) of each."""
+    rows = await conn.fetch(
+        """UPDATE plex_webhook_logs l SET held_by_conflict_id = NULL
+           FROM plex_conflicts c
+           WHERE c.id = l.held_by_conflict_id AND c.resolved AND l.status = 'pending'
+           RETURNING l.id, l.user_id, c.id AS conflict_id"""
+    )
+    return [(r["id"], r["user_id"], r["conflict_id"]) for r in rows]
 
 
 async def requeue_failed(conn: Conn, user_id: int | None = None) -> int:

@@ -110,7 +110,7 @@ class BatchApplier:
         `shows` holds the metadata of the batch's unmapped shows (None: gone from Plex)."""
         for attempt in range(DEADLOCK_RETRIES):
             tally = RunCounts()
-            skipped = set(self._skipped)
+            skipped, refreshed = set(self._skipped), set(self._refreshed)
             try:
                 async with conn.transaction():
                     await self._apply(conn, watches, shows, tally)
@@ -120,7 +120,7 @@ class BatchApplier:
                 # A webhook batch marking the same show locked rows in another order; the
                 # batch was rolled back whole, so doing it again is safe.
                 log.warning("user %d: sync batch deadlocked, retrying", self._user_id)
-                self._skipped = skipped
+                self._skipped, self._refreshed = skipped, refreshed
                 if attempt + 1 == DEADLOCK_RETRIES:
                     raise
                 continue
@@ -295,16 +295,12 @@ class BatchApplier:
         if self._dry_run:
             self._tally(await history_marks.peek(conn, marks), tally)
             return
-        results = await history_marks.mark(conn, marks)
-        unknown = [r for r in results if r.was_watched is None]
-        # Episodes the tracker doesn't know yet: ask TMDB for their season once per run,
-        # then try those again; what is still unknown is skipped and counted.
-        if unknown and await self._refresh(conn, {(r.tvshow_id, r.season) for r in unknown}):
-            wanted = {(r.tvshow_id, r.season, r.episode) for r in unknown}
-            retry = [m for m in marks if (m[0], m[1], m[2]) in wanted]
-            results = [r for r in results if r.was_watched is not None]
-            results += await history_marks.mark(conn, retry)
-        self._tally(results, tally)
+        # Episodes the tracker doesn't know yet: their seasons are asked of TMDB (once per
+        # run) before the marks lock any show; what is still unknown is skipped and counted.
+        unknown = await history_marks.unknown_seasons(conn, marks)
+        if unknown:
+            await self._refresh(conn, unknown)
+        self._tally(await history_marks.mark(conn, marks), tally)
 
     def _tally(self, results: list[history_marks.Marked], tally: RunCounts) -> None:
         for r in results:
@@ -346,17 +342,13 @@ async def apply_held(
     if not held or show is None:
         return len(held), 0
     marks = [(show.id, h.season, h.episode, h.watched_at) for h in held]
-    results = await history_marks.mark_once(conn, marks)
-    unknown = {(r.tvshow_id, r.season) for r in results if r.was_watched is None}
-    for _, season in sorted(unknown):
+    # Seasons the tracker lacks are asked of TMDB first, before the marks lock the show.
+    for _, season in sorted(await history_marks.unknown_seasons(conn, marks)):
         try:
             await catalog.refresh_season(conn, show, season)
         except UpstreamError as exc:
             log.info("conflict %d: TMDB refresh of season %d failed: %s", conflict.id, season, exc)
-    if unknown:
-        retry = [m for m in marks if (m[0], m[1]) in unknown]
-        results = [r for r in results if r.was_watched is not None]
-        results += await history_marks.mark_once(conn, retry)
+    results = await history_marks.mark_once(conn, marks)
     missing = sum(1 for r in results if r.was_watched is None)
     if missing:
         log.warning(

@@ -5,6 +5,11 @@ show's one open conflict; later scrobbles of that show queue behind it (`held_be
 Resolution (`resolve`, from the CLI, the JSON API and Discord) records the owner's choice
 as a manual mapping or an ignore rule and replays the held scrobbles in order, in one
 transaction with the conflict row locked, so resolving twice is harmless.
+
+Joining and resolving exclude each other: a worker joins (or opens) a conflict only while it
+holds the Plex show's matching lock (`mappings.lock_plex_show`, taken by `Matcher.match`),
+or with the open conflict share-locked (`held_behind`); `resolve` takes both the lock and the
+conflict row. The retry job re-queues anything found held behind a resolved conflict anyway.
 """
 
 from __future__ import annotations
@@ -300,8 +305,17 @@ class ConflictService:
         if self._replayer is None:
             raise RuntimeError("ConflictService.replay_with(worker) was not called")
         async with self._pool.acquire() as conn, conn.transaction():
+            found = await conflicts.get(conn, conflict_id)
+            if found is None or (user_id is not None and found.user_id != user_id):
+                raise NotFoundError(f"no conflict {conflict_id}")
+            # A worker matching this Plex show holds its lock from before it looks for the
+            # open conflict until its scrobble is parked behind it (committed): wait for it,
+            # so the replay below sees that scrobble, and a worker that comes later finds
+            # the mapping instead of opening a second conflict. Taken before the conflict
+            # row, the order the worker takes them in.
+            await mappings.lock_plex_show(conn, found.user_id, found.plex_rating_key)
             conflict = await conflicts.get(conn, conflict_id, for_update=True)
-            if conflict is None or (user_id is not None and conflict.user_id != user_id):
+            if conflict is None:  # resolved long ago and pruned meanwhile
                 raise NotFoundError(f"no conflict {conflict_id}")
             if conflict.resolved:
                 return await self._resolution(conn, conflict, already_resolved=True)

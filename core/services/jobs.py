@@ -222,7 +222,8 @@ class JobService:
 
     async def retry(self, conn: Conn) -> tuple[str, str]:
         """Failed rows whose backoff has passed go back to the queue; rows out of attempts
-        stay failed with the reason and the owner is told (a `failure` notification)."""
+        stay failed with the reason and the owner is told (a `failure` notification). And a
+        safety net: scrobbles still held behind a resolved conflict are re-queued too."""
         max_attempts = self._settings.retry_max_attempts
         async with conn.transaction():
             exhausted = await webhook_logs.give_up_exhausted(conn, max_attempts)
@@ -238,9 +239,22 @@ class JobService:
             requeued += n
             if n < RETRY_BATCH:
                 break
-        if requeued:
+        stranded = await webhook_logs.requeue_stranded(conn)
+        for log_id, user_id, conflict_id in stranded:
+            log.warning(
+                "webhook %d user=%d: was still held behind resolved conflict %d; re-queued",
+                log_id,
+                user_id,
+                conflict_id,
+            )
+        if stranded:
+            self._metrics.held_requeued.inc(len(stranded))
+        if requeued or stranded:
             self._wake.set()  # this process's worker picks them up now, others within a poll
-        return "ok", f"requeued {requeued}, gave up on {len(exhausted)}"
+        detail = f"requeued {requeued}, gave up on {len(exhausted)}"
+        if stranded:
+            detail += f", {len(stranded)} found held behind resolved conflicts"
+        return "ok", detail
 
     # -- refresh airing shows ----------------------------------------------------------------
 

@@ -89,6 +89,7 @@ class LibraryService:
         entries = parse_import(text)
         created = updated = episodes = 0
         async with self._pool.acquire() as conn, conn.transaction():
+            await tvshows.lock_user_shows(conn, user_id)
             for entry in entries:
                 show, was_created = await tvshows.upsert(
                     conn,

@@ -108,9 +108,7 @@ class Matcher:
             return found
         # First sight of this Plex show: one matcher at a time per (user, show), so two
         # scrobbles arriving together don't both add it.
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"match:{user_id}:{rating_key}"
-        )
+        await mappings.lock_plex_show(conn, user_id, rating_key)
         found = await self.existing(conn, user_id, rating_key)
         if found is not None:
             return found

@@ -131,8 +131,9 @@ class QueueWorker:
         in one database call, then take the rest one at a time through the full path.
 
         Round trips, not Python, are what a scrobble costs on a small host, so the common case
-        shares one call per batch (sql/0005_settle_queue.sql: one global lock order, so
-        batches never deadlock, and no network call while holding locks).
+        shares one call per batch (sql/0008_settle_in_show_order.sql: duplicate checks first,
+        then marks in tracker-show order, the order every writer of a show takes, so batches
+        never deadlock; and no network call while holding locks).
         """
         async with self._pool.acquire() as conn:
             try:

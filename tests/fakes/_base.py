@@ -13,6 +13,33 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 
+class Pause:
+    """Holds the next request to one path until the test releases it: the way to stop the
+    code under test at that await point and run something else meanwhile."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.arrived = asyncio.Event()
+        self._go = asyncio.Event()
+        self._status: int | None = None
+
+    async def reached(self, within: float = 10) -> None:
+        """Wait until the request is being held."""
+        async with asyncio.timeout(within):
+            await self.arrived.wait()
+
+    def release(self, status: int | None = None) -> None:
+        """Let it through, or answer it with `status` instead."""
+        self._status = status
+        self._go.set()
+
+    async def hold_request(self) -> int | None:
+        """(The server's side) wait for the release; the status to answer with, if any."""
+        self.arrived.set()
+        await self._go.wait()
+        return self._status
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     method: str
@@ -38,6 +65,7 @@ class FakeServer:
         self.delay: float = 0.0
         self._fail: list[int] = []
         self._rate_limit: list[float] = []
+        self._pauses: list[Pause] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._sock: socket.socket | None = None
@@ -104,10 +132,19 @@ class FakeServer:
         """The next ``n`` requests get 429 with ``Retry-After: retry_after``."""
         self._rate_limit.extend([retry_after] * n)
 
+    def pause(self, path: str) -> Pause:
+        """The next request to ``path`` (without the prefix) waits until released."""
+        held = Pause(path)
+        self._pauses.append(held)
+        return held
+
     def reset(self) -> None:
         """Forget failures, latency and the request log (registered data stays)."""
         self._fail.clear()
         self._rate_limit.clear()
+        for held in self._pauses:
+            held.release()
+        self._pauses.clear()
         self.delay = 0.0
         self.requests.clear()
 
@@ -132,6 +169,12 @@ class FakeServer:
                 headers=dict(request.headers),
             )
         )
+        held = next((p for p in self._pauses if self.prefix + p.path == request.path), None)
+        if held is not None:
+            self._pauses.remove(held)
+            status = await held.hold_request()
+            if status is not None:
+                return self._error_response(status)
         if self.delay > 0:
             await asyncio.sleep(self.delay)
         if self._rate_limit:
