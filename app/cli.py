@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from app import cli_conflicts, cli_sync
+from app import cli_conflicts, cli_sync, cli_tv
 from app.cli_status import add_parser as add_status_parser
 from app.cli_status import cmd_status
 from app.runtime import configure_logging, open_services, run
@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_conflicts.add_parsers(sub)  # conflicts, resolve, mappings, remap
     add_status_parser(sub)
     cli_sync.add_parser(sub)
+    cli_tv.add_parsers(sub)  # tv upnext | mark | unmark | history | add
     return parser
 
 
@@ -183,6 +184,7 @@ COMMANDS: dict[str, Command] = {
     "api-token": cmd_api_token,
     **cli_conflicts.COMMANDS,
     **cli_sync.COMMANDS,
+    **cli_tv.COMMANDS,
 }
 
 

@@ -42,6 +42,7 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
+from core.tracker.service import TrackerService
 from daemon.app import create_runner
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ async def open_services(
             api_tokens=ApiTokenService(pool=pool),
             history=history,
             multi_episode=multi_episode,
+            tracker=TrackerService(pool=pool, tmdb=tmdb, catalog=catalog),
         )
 
 

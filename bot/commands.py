@@ -24,6 +24,7 @@ from bot.replies import (
     tracker_user,
 )
 from bot.sync_views import add_sync_command, with_import_button
+from bot.tv.charts import attach_activity
 from core.db import conflicts as conflict_db
 from core.db import outbox, plex_config, tvshows, webhook_logs
 from core.errors import InvalidInputError
@@ -333,7 +334,16 @@ def plex_group() -> app_commands.Group:
         user = await require_user(interaction)
         stats = await interaction.client.stats.for_user(user.id)
         problems = await needs_attention(interaction.client.services, user.id)
-        await reply(interaction, embed=embeds.status_embed(stats, problems), ephemeral=not share)
+        embed = embeds.status_embed(stats, problems)
+        chart = await attach_activity(
+            interaction.client.services.tracker,
+            embed,
+            user.id,
+            days=stats.days,
+            title=f"{stats.user_name} · last {stats.days} days",
+        )
+        extra: dict[str, Any] = {"file": chart} if chart else {}
+        await reply(interaction, embed=embed, ephemeral=not share, **extra)
 
     @plex.command(name="conflicts", description="Plex shows waiting for you to say which they are")
     async def conflicts(interaction: Interaction) -> None:

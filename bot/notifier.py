@@ -1,6 +1,7 @@
 """Delivers notification_outbox rows to Discord, exactly once: conflicts (with their buttons),
-scrobbles that failed for good after every retry, and a Plex server that stopped answering
-(once per outage).
+scrobbles that failed for good after every retry, a Plex server that stopped answering
+(once per outage), and the tracker's new-episode notices and weekly recaps (built by
+bot/tv/notices.py).
 
 Each row is claimed (FOR UPDATE SKIP LOCKED) in a transaction of its own that stays open
 while the message is sent and commits with the message's ids: two bots (or a restart
@@ -33,6 +34,7 @@ import discord
 from bot import embeds
 from bot.conflict_views import conflict_view
 from bot.sync_views import sync_failed_embed
+from bot.tv import notices as tv_notices
 from core.db import (
     conflicts,
     outbox,
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("conflict", "failure", "server_problem", NOTICE_KIND)
+KINDS = ("conflict", "failure", "server_problem", NOTICE_KIND, *tv_notices.KINDS)
 # Refusals that are neither an outage nor final (a 400 for a message Discord won't take):
 # one bad row must not cost forever. /plex conflicts still shows a conflict.
 MAX_ATTEMPTS = 10
@@ -167,10 +169,10 @@ class OutboxNotifier:
             # Settled elsewhere (CLI, API, a replay) before we could say: nothing to say.
             await outbox.mark_delivered(conn, note.id, channel_id=None, message_id=None)
             return "settled"
-        embed, view, what = built
+        embed, view, what, files = built
         target = await self._target(conn, note.user_id)
         try:
-            message = await self._send(target, embed, view)
+            message = await self._send(target, embed, view, files)
         except discord.HTTPException as exc:
             return await self._failed(conn, note, what, exc)
         except discord.InvalidData as exc:
@@ -241,29 +243,37 @@ class OutboxNotifier:
 
     async def _build(
         self, conn: Conn, note: Notification
-    ) -> tuple[discord.Embed, discord.ui.View | None, str] | None:
-        """The message for a notification, or None when it no longer needs saying."""
+    ) -> tuple[discord.Embed, discord.ui.View | None, str, list[discord.File]] | None:
+        """The message for a notification (embed, buttons, what it is for the logs, files),
+        or None when it no longer needs saying."""
+        if note.kind in tv_notices.KINDS:
+            return await tv_notices.build(conn, self._bot.services, note)
         if note.kind == "server_problem":
             problem = await server_problems.get(conn, note.ref_id)
             if problem is None or problem.resolved_at is not None:
                 return None  # the server answered again before we could say
-            return embeds.server_problem_embed(problem), None, f"server problem {problem.id}"
+            return embeds.server_problem_embed(problem), None, f"server problem {problem.id}", []
         if note.kind == NOTICE_KIND:
             run = await sync_runs.get(conn, note.ref_id)
             if run is None:
                 return None  # pruned
-            return sync_failed_embed(run), None, f"sync failure notice of run {run.id}"
+            return sync_failed_embed(run), None, f"sync failure notice of run {run.id}", []
         if note.kind == "failure":
             entry = await webhook_logs.get(conn, note.ref_id)
             if entry is None or entry.status != "failed":
                 return None  # pruned, or replayed successfully since
             if entry.action_taken == "server_unreachable":
                 return None  # the outage was told once (server_problem), not per scrobble
-            return embeds.failure_embed(entry), None, f"failure notice of webhook {entry.id}"
+            return embeds.failure_embed(entry), None, f"failure notice of webhook {entry.id}", []
         conflict = await conflicts.get(conn, note.ref_id)
         if conflict is None or conflict.resolved:
             return None
-        return embeds.conflict_embed(conflict), conflict_view(conflict), f"conflict {conflict.id}"
+        return (
+            embeds.conflict_embed(conflict),
+            conflict_view(conflict),
+            f"conflict {conflict.id}",
+            [],
+        )
 
     @staticmethod
     async def _target(conn: Conn, user_id: int) -> _Target:
@@ -274,7 +284,11 @@ class OutboxNotifier:
         return _Target(user.discord_id, channel_id)
 
     async def _send(
-        self, target: _Target, embed: discord.Embed, view: discord.ui.View | None
+        self,
+        target: _Target,
+        embed: discord.Embed,
+        view: discord.ui.View | None,
+        files: list[discord.File] | None = None,
     ) -> discord.Message:
         """To the user's chosen channel (mentioning them), else as a DM. Network only: the
         database was read before, so its errors are never taken for Discord's."""
@@ -284,12 +298,15 @@ class OutboxNotifier:
                 f"<@{target.discord_user_id}>",
                 embed=embed,
                 view=view or discord.utils.MISSING,
+                files=files or discord.utils.MISSING,
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(target.discord_user_id)]
                 ),
             )
         dm = await self._bot.create_dm(discord.Object(target.discord_user_id))
-        return await dm.send(embed=embed, view=view or discord.utils.MISSING)
+        return await dm.send(
+            embed=embed, view=view or discord.utils.MISSING, files=files or discord.utils.MISSING
+        )
 
     async def _channel(self, channel_id: int) -> discord.abc.Messageable:
         channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)

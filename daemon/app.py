@@ -14,6 +14,7 @@ from core.health import HealthState
 from core.services.container import Services
 from daemon.api import setup_api
 from daemon.api_sync import setup_sync_api
+from daemon.api_tv import setup_tv_api
 from daemon.keys import HEALTH, LIMITS, SERVICES
 from daemon.metrics import setup_metrics
 from daemon.openapi import setup_openapi
@@ -103,5 +104,6 @@ def create_app(services: Services, health: HealthState) -> web.Application:
     setup_metrics(app)
     setup_api(app)
     setup_sync_api(app)
+    setup_tv_api(app)
     setup_openapi(app)
     return app

@@ -87,6 +87,8 @@ async def test_backfill_marks_history_and_library_state_then_a_second_run_change
     assert await watched(daemon, user_id, "Severance") == [(1, 1)]
     dates = await watch_dates(daemon, user_id, "The Office")
     assert dates == {(1, 1): T0, (1, 2): T0 + DAY, (2, 4): T0 + 2 * DAY}
+    sources = await daemon.fetch("SELECT DISTINCT watch_source FROM tvshow_episodes WHERE watched")
+    assert [s["watch_source"] for s in sources] == ["history"]  # what /tv history shows
     assert await totals_consistent(daemon, user_id) == []
     methods = await daemon.fetch(
         "SELECT plex_rating_key, match_method FROM plex_show_mappings ORDER BY 1"
@@ -432,6 +434,12 @@ async def test_an_uncertain_show_raises_one_conflict_holding_all_its_episodes(
     )
     assert [r["episode"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0]["at"] == T0 + 1  # the earliest play of E1
+    sources = await daemon.fetch(
+        "SELECT episode, watch_source FROM tvshow_episodes WHERE tvshow_id = $1 AND watched "
+        "ORDER BY episode",
+        modern["id"],
+    )
+    assert [s["watch_source"] for s in sources] == ["history"] * 4 + ["webhook"]
     assert await daemon.fetch("SELECT * FROM plex_history_held") == []
     assert await totals_consistent(daemon, user_id) == []
     # From now on the show is mapped: a later sync marks directly.

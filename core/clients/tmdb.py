@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 SERVICE = "tmdb"
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
+# TMDB's documented image host, used when GET /configuration can't be read.
+DEFAULT_IMAGE_BASE_URL = "https://image.tmdb.org/t/p/"
 
 ExternalSource = Literal["tvdb_id", "imdb_id"]
 
@@ -298,6 +300,29 @@ class TmdbClient:
             return [_summary(r) for r in data.get("results") or ()]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._shape_error("/search/tv", exc) from None
+
+    async def poster_url(self, poster_path: str | None, size: str = "w342") -> str | None:
+        """A show's poster as a URL anyone can open (GET /configuration says where images
+        live and in which sizes); None without a poster. Never raises: a poster is an extra."""
+        if not poster_path or not poster_path.startswith("/"):
+            return None
+        base: str = DEFAULT_IMAGE_BASE_URL
+        sizes: tuple[str, ...] = ()
+        if self.configured:
+            try:
+                async with asyncio.timeout(3):  # never hold a reply up for a poster
+                    images = (await self._get("/configuration")).get("images") or {}
+                base = _str(images.get("secure_base_url")) or base
+                sizes = tuple(s for s in images.get("poster_sizes") or () if isinstance(s, str))
+            except (UpstreamError, AttributeError, TimeoutError) as exc:
+                log.debug("tmdb configuration unavailable (%s); default image host", exc)
+        chosen = size if size in sizes or not sizes else sizes[-1]
+        return f"{base.rstrip('/')}/{chosen}{quote(poster_path)}"
+
+    def forget_show(self, tmdb_id: int) -> None:
+        """Drop the cached details and seasons of one show (a user asked for a refresh)."""
+        prefix = f"/tv/{int(tmdb_id)}"
+        self._cache.discard_where(lambda key: key[0] == prefix or key[0].startswith(prefix + "/"))
 
     def clear_cache(self) -> None:
         self._cache.clear()

@@ -62,6 +62,12 @@ _REPORT = """
     FROM res r LEFT JOIN fresh f USING (tvshow_id, season, episode)"""
 
 
+async def say_history(conn: Conn) -> None:
+    """Episodes marked in the rest of this transaction came from the Plex history sync
+    (`tvshow_episodes.watch_source`, set by the trigger of sql/0016)."""
+    await conn.execute("SELECT set_config('plex_tracker.watch_source', 'history', true)")
+
+
 async def unknown_seasons(conn: Conn, marks: Sequence[Mark]) -> set[tuple[int, int]]:
     """(show, season) pairs with an episode to mark that the tracker doesn't know: read
     only, so the caller can ask TMDB before its batch locks any show."""

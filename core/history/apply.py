@@ -300,6 +300,7 @@ class BatchApplier:
         unknown = await history_marks.unknown_seasons(conn, marks)
         if unknown:
             await self._refresh(conn, unknown)
+        await history_marks.say_history(conn)
         self._tally(await history_marks.mark(conn, marks), tally)
 
     def _tally(self, results: list[history_marks.Marked], tally: RunCounts) -> None:
@@ -348,6 +349,7 @@ async def apply_held(
             await catalog.refresh_season(conn, show, season)
         except UpstreamError as exc:
             log.info("conflict %d: TMDB refresh of season %d failed: %s", conflict.id, season, exc)
+    await history_marks.say_history(conn)  # after the webhook replays: these are history's
     results = await history_marks.mark_once(conn, marks)
     missing = sum(1 for r in results if r.was_watched is None)
     if missing:

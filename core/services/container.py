@@ -25,6 +25,7 @@ from core.services.processor import WebhookProcessor
 from core.services.shows import ShowCatalog
 from core.services.worker import QueueWorker
 from core.settings import Settings
+from core.tracker.service import TrackerService
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,4 @@ class Services:
     api_tokens: ApiTokenService
     history: HistorySync
     multi_episode: MultiEpisodeFollowUp
+    tracker: TrackerService

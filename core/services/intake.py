@@ -21,6 +21,7 @@ from core.payload import (
     scrobble_keys,
     scrobble_problem,
 )
+from core.tracker.ratings import RATE_EVENT, record_rating
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,13 @@ class WebhookIntake:
             return await self.reject(user_id, str(exc), raw_body=payload_text)
         hook = parsed.hook
         verdict = judge(hook, config)
+        if hook.event == RATE_EVENT and verdict.action == "ignored_event":
+            # A rating is stored now (core/tracker/ratings.py); the row says what happened.
+            followed = is_followed_account(hook, config)
+            rated = await record_rating(
+                self._pool, user_id, config, hook, parsed.raw, followed=followed
+            )
+            verdict = Verdict(rated.status, rated.action, rated.reason)
         # Numbers that jsonb can't hold were dropped from the stored payload: keep the body
         # as it came too (its first part), so nothing the sender said is lost.
         raw_body = _excerpt(payload_text) if parsed.dropped else None

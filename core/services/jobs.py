@@ -20,6 +20,7 @@ from core.db.pool import Conn, Pool
 from core.metrics import Metrics
 from core.services.shows import ShowCatalog
 from core.settings import Settings
+from core.tracker import notices
 
 if TYPE_CHECKING:
     from core.history.service import HistorySync
@@ -115,8 +116,8 @@ class JobService:
         return {
             "prune": self._prune_job,
             "retry": self.retry,
-            "refresh_airing": self.refresh_airing,
             "sync": self._sync,
+            "refresh_airing": self._refresh_then_notify,
         }
 
     async def _run_locked(
@@ -292,6 +293,15 @@ class JobService:
         if self._history is None:
             return "ok", "history sync is not set up in this process"
         return await self._history.sync_all(self._stopping)
+
+    async def _refresh_then_notify(self, conn: Conn) -> tuple[str, str]:
+        """New episode lists first, then the tracker's notices about what aired
+        (core/tracker/notices.py: new episodes, weekly recaps; once across processes)."""
+        outcome, detail = await self.refresh_airing(conn)
+        queued = await notices.queue_due(conn, datetime.now(UTC))
+        if queued.new_episodes or queued.recaps:
+            detail = f"{detail}; {queued.summary()}"
+        return outcome, detail
 
     # -- gauges ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""A local TMDB v3 API: /find, /tv/{id}, /tv/{id}/season/{n}, /search/tv, in TMDB's JSON shapes.
+"""A local TMDB v3 API: /find, /tv/{id}, /tv/{id}/season/{n}, /search/tv and /configuration,
+in TMDB's JSON shapes.
 
 ``base_url`` ends with ``/3`` like ``https://api.themoviedb.org/3``. Requests must carry
 the v3 key (``?api_key=``) or the v4 read access token (``Authorization: Bearer``).
@@ -146,6 +147,8 @@ class FakeTmdb(FakeServer):
         self.api_key = api_key
         self.read_access_token = read_access_token
         self.shows: dict[int, FakeShow] = {}
+        # What GET /configuration says about images (TMDB's own values).
+        self.image_base_url = "https://image.tmdb.org/t/p/"
 
     def add_show(
         self,
@@ -228,6 +231,7 @@ class FakeTmdb(FakeServer):
         app.router.add_get("/3/tv/{tmdb_id:\\d+}", self._tv)
         app.router.add_get("/3/tv/{tmdb_id:\\d+}/season/{season:\\d+}", self._season)
         app.router.add_get("/3/search/tv", self._search)
+        app.router.add_get("/3/configuration", self._configuration)
 
     def _error_response(self, status: int) -> web.Response:
         return tmdb_error(status)
@@ -299,6 +303,24 @@ class FakeTmdb(FakeServer):
                 "poster_path": None,
                 "season_number": number,
                 "vote_average": 0.0,
+            }
+        )
+
+    async def _configuration(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return tmdb_error(401)
+        return web.json_response(
+            {
+                "change_keys": ["air_date", "episode", "images", "name", "season"],
+                "images": {
+                    "base_url": self.image_base_url.replace("https://", "http://"),
+                    "secure_base_url": self.image_base_url,
+                    "backdrop_sizes": ["w300", "w780", "w1280", "original"],
+                    "logo_sizes": ["w45", "w92", "w154", "w185", "w300", "w500", "original"],
+                    "poster_sizes": ["w92", "w154", "w185", "w342", "w500", "w780", "original"],
+                    "profile_sizes": ["w45", "w185", "h632", "original"],
+                    "still_sizes": ["w92", "w185", "w300", "original"],
+                },
             }
         )
 
