@@ -19,6 +19,7 @@ from app import (
     cli_setup,
     cli_shows,
     cli_status,
+    cli_sync,
     cli_tv,
 )
 from app.cli_common import Command, database_problem
@@ -29,7 +30,7 @@ from core.db.migrations import MigrationsMissing
 from core.errors import DomainError
 from core.settings import Settings, SettingsError, load_settings
 
-MODULES = (cli_setup, cli_shows, cli_status, cli_logs, cli_conflicts, cli_tv)
+MODULES = (cli_setup, cli_shows, cli_status, cli_logs, cli_conflicts, cli_sync, cli_tv)
 
 COMMANDS: dict[str, Command] = {
     name: command for module in MODULES for name, command in module.COMMANDS.items()

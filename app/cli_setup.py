@@ -60,6 +60,15 @@ async def cmd_connect(services: Services, args: argparse.Namespace) -> int:
     if result.warning:
         e.print(f"warning: {result.warning}")
     o.print("webhook secret: " + ("new" if result.rotated_secret else "unchanged"))
+    if not args.no_sync:  # the first history sync, run by `plex-tracker run` (app/cli_sync.py)
+        first = await services.history.queue_first(result.user.id, trigger="connect")
+        if first is not None:
+            name = result.user.name
+            o.print(
+                f"history sync: run {first.id} queued: `plex-tracker run` imports your Plex "
+                f"watch history. Follow it: plex-tracker sync --user {name} --status"
+                f" (or run it here now: plex-tracker sync --user {name})"
+            )
     return await _finish(services, result.user.id, result.webhook_url, args)
 
 
@@ -147,6 +156,7 @@ def add_parsers(sub: Subparsers) -> None:
         help="make a new webhook secret (the old URL stops working); needs no token",
     )
     c.add_argument("--no-verify", action="store_true", help="don't check the token with plex.tv")
+    c.add_argument("--no-sync", action="store_true", help="don't start a first history sync")
     c.add_argument(
         "--wait",
         action="store_true",

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from app.scheduler import Scheduler
 from core.clients.logsafe import RedactSecretsFilter
+from core.clients.plex_library import PlexLibraryClient
 from core.clients.plex_server import PlexServerClient
 from core.clients.plextv import PlexTvClient
 from core.clients.tmdb import TmdbClient
@@ -27,6 +28,9 @@ from core.db.migrations import apply_migrations
 from core.db.pool import create_pool, database_url
 from core.errors import DomainError
 from core.health import HealthState
+from core.history.follow_up import MultiEpisodeFollowUp
+from core.history.server import ServerAccess
+from core.history.service import HistorySync
 from core.keyfile import resolve_key
 from core.metrics import Metrics
 from core.services.accounts import AccountService
@@ -111,6 +115,21 @@ async def open_services(
         processor = WebhookProcessor(
             matcher=matcher, conflicts=conflicts, catalog=catalog, settings=settings
         )
+        # Plex watch history sync (core/history) and the multi-episode follow-up of webhooks.
+        plex_library = PlexLibraryClient(http=http, metrics=metrics)
+        server_access = ServerAccess(pool=pool, locator=servers, library=plex_library)
+        multi_episode = MultiEpisodeFollowUp(pool=pool, library=plex_library, servers=server_access)
+        stack.push_async_callback(multi_episode.close)
+        history = HistorySync(
+            pool=pool,
+            library=plex_library,
+            servers=server_access,
+            matcher=matcher,
+            conflicts=conflicts,
+            catalog=catalog,
+            settings=settings,
+        )
+        stack.push_async_callback(history.stop)
         worker = QueueWorker(
             pool=pool,
             processor=processor,
@@ -118,8 +137,10 @@ async def open_services(
             wake=intake.queued,
             concurrency=settings.worker_concurrency,
             duplicate_window_seconds=settings.duplicate_window_seconds,
+            after_marked=multi_episode.submit,
         )
         conflicts.replay_with(worker)  # resolving a conflict replays its held scrobbles
+        conflicts.on_resolve(history.on_conflict_resolved)  # ... and history's held episodes
         accounts = AccountService(pool=pool, cipher=cipher, settings=settings, plextv=plextv)
         # Secrets written before ciphertexts were bound to their row are rewritten bound.
         await accounts.bind_stored_secrets()
@@ -148,8 +169,11 @@ async def open_services(
                 catalog=catalog,
                 tmdb_configured=tmdb.configured,
                 wake=intake.queued,
+                history=history,
             ),
             api_tokens=ApiTokenService(pool=pool),
+            history=history,
+            multi_episode=multi_episode,
             tracker=TrackerService(pool=pool, tmdb=tmdb, catalog=catalog),
         )
 
@@ -230,6 +254,8 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         worker.start()
         stack.push_async_callback(worker.stop)
         health.components["worker"] = worker.status
+        services.history.start()  # runs queued syncs (API, Discord, after connect)
+        stack.push_async_callback(services.history.stop)
         # Stopped first on the way out (the exit stack unwinds in reverse): no job starts
         # while the worker, the HTTP site and the pool are going away.
         scheduler = Scheduler(services.jobs, services.metrics, settings)

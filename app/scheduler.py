@@ -43,6 +43,7 @@ class Scheduler:
             "retry": s.job_retry_seconds,
             "refresh_airing": s.job_refresh_seconds,
             "metrics": s.job_metrics_seconds,
+            "sync": s.job_sync_seconds,  # 0: off
         }
 
     def start(self) -> None:
@@ -50,6 +51,8 @@ class Scheduler:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = AsyncIOScheduler(timezone=UTC)
         for name, seconds in self.intervals().items():
+            if seconds <= 0:
+                continue
             scheduler.add_job(
                 self._fire,
                 IntervalTrigger(seconds=seconds, start_date=ANCHOR, timezone=UTC),
@@ -64,7 +67,7 @@ class Scheduler:
         self._scheduler = scheduler
         log.info(
             "scheduler started: %s",
-            ", ".join(f"{n} every {s}s" for n, s in self.intervals().items()),
+            ", ".join(f"{n} every {s}s" for n, s in self.intervals().items() if s > 0),
         )
 
     def status(self) -> str:

@@ -22,6 +22,7 @@ from bot.conflict_views import DYNAMIC_ITEMS as CONFLICT_ITEMS
 from bot.first_contact import FirstContactWatcher
 from bot.notifier import OutboxNotifier
 from bot.replies import report_error
+from bot.sync_views import DYNAMIC_ITEMS as SYNC_ITEMS
 from bot.tv import DYNAMIC_ITEMS as TV_ITEMS
 from bot.tv import tv_group
 from core.services.container import Services
@@ -65,7 +66,7 @@ class PlexBot(discord.Client):
         self.tree.add_command(tv_group())
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*COMMAND_ITEMS, *CONFLICT_ITEMS, *TV_ITEMS)
+        self.add_dynamic_items(*COMMAND_ITEMS, *CONFLICT_ITEMS, *SYNC_ITEMS, *TV_ITEMS)
         if not self._synced:  # login() may be retried after a failure further on
             if self.guild_id is not None:
                 # A guild's commands update at once; global ones can take an hour to show.

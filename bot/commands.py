@@ -24,6 +24,7 @@ from bot.replies import (
     require_user,
     tracker_user,
 )
+from bot.sync_views import add_sync_command, with_import_button
 from bot.tv.charts import attach_activity
 from core.db import conflicts as conflict_db
 from core.db import outbox, plex_config, tvshows, webhook_logs
@@ -80,12 +81,15 @@ class ConnectModal(discord.ui.Modal):
                 lines.append(f"⚠️ {result.warning}")
             if warning := loopback_warning(result.webhook_url):
                 lines.append(f"⚠️ {warning}")
+            services = interaction.client.services
+            if await services.history.queue_first(user.id, trigger="connect"):
+                lines.append("📥 Your Plex watch history is being imported: press the button.")
             content = "\n".join(lines)
             waiting = "\n⏳ Waiting for the first event from Plex: play anything in a Plex app."
             message = await interaction.followup.send(
                 content + waiting,
                 embed=embeds.webhook_embed(result.webhook_url),
-                view=webhook_view(user.id),
+                view=with_import_button(webhook_view(user.id), user.id),
                 ephemeral=True,
                 wait=True,
             )
@@ -452,4 +456,5 @@ def plex_group() -> app_commands.Group:
             if wanted in s.title.casefold()
         ][:25]
 
+    add_sync_command(plex)  # /plex sync (bot/sync_views.py)
     return plex

@@ -33,18 +33,28 @@ import discord
 
 from bot import embeds
 from bot.conflict_views import conflict_view
+from bot.sync_views import sync_failed_embed
 from bot.tv import notices as tv_notices
-from core.db import conflicts, outbox, plex_config, server_problems, users, webhook_logs
+from core.db import (
+    conflicts,
+    outbox,
+    plex_config,
+    server_problems,
+    sync_runs,
+    users,
+    webhook_logs,
+)
 from core.db.conflicts import Conflict
 from core.db.outbox import Notification
 from core.db.pool import DATABASE_DOWN, Conn
+from core.history.service import NOTICE_KIND
 
 if TYPE_CHECKING:
     from bot.client import PlexBot
 
 log = logging.getLogger(__name__)
 
-KINDS = ("conflict", "failure", "server_problem", *tv_notices.KINDS)
+KINDS = ("conflict", "failure", "server_problem", NOTICE_KIND, *tv_notices.KINDS)
 # Refusals that are neither an outage nor final (a 400 for a message Discord won't take):
 # one bad row must not cost forever. /plex conflicts still shows a conflict.
 MAX_ATTEMPTS = 10
@@ -243,6 +253,11 @@ class OutboxNotifier:
             if problem is None or problem.resolved_at is not None:
                 return None  # the server answered again before we could say
             return embeds.server_problem_embed(problem), None, f"server problem {problem.id}", []
+        if note.kind == NOTICE_KIND:
+            run = await sync_runs.get(conn, note.ref_id)
+            if run is None:
+                return None  # pruned
+            return sync_failed_embed(run), None, f"sync failure notice of run {run.id}", []
         if note.kind == "failure":
             entry = await webhook_logs.get(conn, note.ref_id)
             if entry is None or entry.status != "failed":

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     job_retry_seconds: int = Field(default=60, ge=1, alias="JOB_RETRY_SECONDS")
     job_refresh_seconds: int = Field(default=21600, ge=1, alias="JOB_REFRESH_SECONDS")
     job_metrics_seconds: int = Field(default=15, ge=1, alias="JOB_METRICS_SECONDS")
+    # Plex watch history reconcile (core/history): 0 turns the scheduled run off.
+    job_sync_seconds: int = Field(default=3600, ge=0, alias="JOB_SYNC_SECONDS")
     match_auto_threshold: float = Field(default=0.90, ge=0.5, le=1.0, alias="MATCH_AUTO_THRESHOLD")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_BODY_BYTES")
     duplicate_window_seconds: int = Field(default=600, ge=0, alias="DUPLICATE_WINDOW_SECONDS")

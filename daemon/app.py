@@ -13,6 +13,7 @@ from core.errors import ConflictStateError, DomainError, ForbiddenError, NotFoun
 from core.health import HealthState
 from core.services.container import Services
 from daemon.api import setup_api
+from daemon.api_sync import setup_sync_api
 from daemon.api_tv import setup_tv_api
 from daemon.keys import HEALTH, LIMITS, SERVICES
 from daemon.metrics import setup_metrics
@@ -102,6 +103,7 @@ def create_app(services: Services, health: HealthState) -> web.Application:
     app.router.add_post("/api/plex/webhook", plex_webhook)
     setup_metrics(app)
     setup_api(app)
+    setup_sync_api(app)
     setup_tv_api(app)
     setup_openapi(app)
     return app

@@ -37,8 +37,10 @@ _COLS = """c.id, c.user_id, c.plex_rating_key, c.plex_guid, c.plex_title, c.plex
            c.plex_thumb, c.conflict_type, c.potential_matches, c.resolved, c.resolved_tvshow_id,
            c.resolution_action, c.resolved_by, c.resolved_at, c.created_at,
            c.resolution_replayed, c.resolution_marked,
-           (SELECT count(*) FROM plex_webhook_logs l
-             WHERE l.held_by_conflict_id = c.id AND l.status = 'pending')::int AS held_scrobbles"""
+           ((SELECT count(*) FROM plex_webhook_logs l
+             WHERE l.held_by_conflict_id = c.id AND l.status = 'pending')
+            + (SELECT count(*) FROM plex_history_held h WHERE h.conflict_id = c.id))::int
+             AS held_scrobbles"""
 
 
 def _conflict(r: asyncpg.Record) -> Conflict:

@@ -143,3 +143,32 @@ async def owner(conn: Conn, mapping_id: int) -> int | None:
         "SELECT user_id FROM plex_show_mappings WHERE id = $1", mapping_id
     )
     return user_id
+
+
+async def targets(
+    conn: Conn, user_id: int, plex_rating_keys: list[str]
+) -> dict[str, tuple[int | None, bool]]:
+    """(tracker show id, sync enabled) of these Plex shows' mappings, in one round trip
+    (history sync settles a page of plays with it)."""
+    rows = await conn.fetch(
+        """SELECT plex_rating_key, tvshow_id, sync_enabled FROM plex_show_mappings
+           WHERE user_id = $1 AND plex_rating_key = ANY($2::text[])""",
+        user_id,
+        plex_rating_keys,
+    )
+    return {r["plex_rating_key"]: (r["tvshow_id"], r["sync_enabled"]) for r in rows}
+
+
+async def shows_by_title(conn: Conn, user_id: int, titles: list[str]) -> dict[str, int]:
+    """casefolded Plex title -> tracker show, where exactly one synced mapping has that
+    title (plays of media deleted from Plex carry only the show's title)."""
+    rows = await conn.fetch(
+        """SELECT lower(plex_title) AS title, min(tvshow_id) AS tvshow_id
+           FROM plex_show_mappings
+           WHERE user_id = $1 AND sync_enabled AND tvshow_id IS NOT NULL
+             AND lower(plex_title) = ANY($2::text[])
+           GROUP BY lower(plex_title) HAVING count(DISTINCT tvshow_id) = 1""",
+        user_id,
+        [t.lower() for t in titles],
+    )
+    return {r["title"]: r["tvshow_id"] for r in rows}

@@ -290,3 +290,15 @@ async def airing(conn: Conn, limit: int = 100) -> list[tuple[int, int, int]]:
 
 async def touch_refreshed(conn: Conn, show_id: int) -> None:
     await conn.execute("UPDATE tvshows SET episodes_refreshed_at = now() WHERE id = $1", show_id)
+
+
+async def episode_runtime(conn: Conn, show_id: int, season: int, episode: int) -> int | None:
+    """The episode's runtime in minutes, when the tracker knows it."""
+    runtime: int | None = await conn.fetchval(
+        """SELECT runtime FROM tvshow_episodes
+           WHERE tvshow_id = $1 AND season = $2 AND episode = $3""",
+        show_id,
+        season,
+        episode,
+    )
+    return runtime

@@ -389,3 +389,29 @@ async def first_after(conn: Conn, user_id: int, after_id: int) -> Arrival | None
         after_id,
     )
     return Arrival(**dict(row)) if row else None
+
+
+@dataclass(frozen=True)
+class ScrobbledItem:
+    status: str
+    item_key: str | None  # the episode's rating key
+    season: int | None
+    episode: int | None
+    server_uuid: str | None
+    duration_ms: int | None  # how long Plex says the item is (the whole file)
+    watched_at: datetime  # Plex's lastViewedAt, else when the webhook arrived
+
+
+async def scrobbled_item(conn: Conn, log_id: int) -> ScrobbledItem | None:
+    """Which Plex item a processed scrobble was, on which server, how long, watched when
+    (the multi-episode follow-up reads the item's file from the server)."""
+    row = await conn.fetchrow(
+        """SELECT status, plex_item_key AS item_key, plex_season AS season,
+                  plex_episode AS episode, payload -> 'Server' ->> 'uuid' AS server_uuid,
+                  CASE WHEN payload -> 'Metadata' ->> 'duration' ~ '^[0-9]{1,12}$'
+                       THEN (payload -> 'Metadata' ->> 'duration')::bigint END AS duration_ms,
+                  COALESCE(plex_watched_at, created_at) AS watched_at
+           FROM plex_webhook_logs WHERE id = $1""",
+        log_id,
+    )
+    return ScrobbledItem(**dict(row)) if row else None

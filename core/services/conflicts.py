@@ -119,6 +119,14 @@ class Resolution:
     resolved_at: datetime | None
 
 
+class ResolveHook(Protocol):
+    """Applies what waited behind a resolved conflict; `show` None: it is ignored."""
+
+    async def __call__(
+        self, conn: Conn, conflict: Conflict, show: Show | None
+    ) -> tuple[int, int]: ...
+
+
 class Replayer(Protocol):
     """The queue worker: runs one row in a savepoint and records its outcome."""
 
@@ -156,11 +164,17 @@ class ConflictService:
         self._metrics = metrics
         self._threshold = threshold
         self._replayer: Replayer | None = None
+        self._resolve_hooks: list[ResolveHook] = []
 
     def replay_with(self, replayer: Replayer) -> None:
         """The worker is built after this service (it needs the processor, which needs
         this), so the composition root hands it over once both exist."""
         self._replayer = replayer
+
+    def on_resolve(self, hook: ResolveHook) -> None:
+        """Also apply what others hold behind a conflict (history sync's episodes) when it
+        is resolved, in the same transaction; the hook returns (held, newly marked)."""
+        self._resolve_hooks.append(hook)
 
     async def held_behind(self, conn: Conn, user_id: int, rating_key: str) -> int | None:
         """The open conflict a new scrobble of this Plex show must queue behind, if any.
@@ -172,10 +186,11 @@ class ConflictService:
         return found.id if found else None
 
     async def handle_unmatched(
-        self, conn: Conn, user_id: int, plex: PlexShow, log_id: int
+        self, conn: Conn, user_id: int, plex: PlexShow, log_id: int | None
     ) -> Matched | Held:
         """Map by title when certain (returns Matched); otherwise hold the scrobble behind
-        the show's open conflict, creating it with candidates."""
+        the show's open conflict, creating it with candidates. `log_id` None: the caller
+        holds what it has itself (history sync holds episodes, not a webhook row)."""
         rows = await tvshows.fuzzy_candidates(conn, user_id)
         library = [
             Candidate(
@@ -211,7 +226,8 @@ class ConflictService:
             potential_matches=candidates[:MAX_CANDIDATES],
         )
         held = Held(conflict.id, created)
-        await webhook_logs.hold(conn, log_id, conflict.id, held.action)
+        if log_id is not None:
+            await webhook_logs.hold(conn, log_id, conflict.id, held.action)
         if created:
             await outbox.enqueue(conn, user_id=user_id, kind="conflict", ref_id=conflict.id)
             log.info(
@@ -319,7 +335,11 @@ class ConflictService:
                 outcome = await self._replayer.process_one(conn, row, replay=True)
                 if outcome.status == "success" and outcome.action in _MARKED:
                     marked += 1
-            await conflicts.record_replay(conn, conflict.id, replayed=len(rows), marked=marked)
+            replayed = len(rows)
+            for hook in self._resolve_hooks:
+                held, newly = await hook(conn, conflict, show)
+                replayed, marked = replayed + held, marked + newly
+            await conflicts.record_replay(conn, conflict.id, replayed=replayed, marked=marked)
             log.info(
                 "user %d: conflict %d (%r) resolved by %s: %s%s; replayed %d, marked %d",
                 conflict.user_id,
@@ -328,7 +348,7 @@ class ConflictService:
                 resolved_by,
                 action,
                 f" -> show {show.id}" if show else "",
-                len(rows),
+                replayed,
                 marked,
             )
             done = await conflicts.get(conn, conflict.id)

@@ -9,6 +9,8 @@ from core.clients.plextv import PlexTvClient
 from core.clients.tmdb import TmdbClient
 from core.crypto import Cipher
 from core.db.pool import Pool
+from core.history.follow_up import MultiEpisodeFollowUp
+from core.history.service import HistorySync
 from core.metrics import Metrics
 from core.services.accounts import AccountService
 from core.services.api_tokens import ApiTokenService
@@ -47,4 +49,6 @@ class Services:
     worker: QueueWorker
     jobs: JobService
     api_tokens: ApiTokenService
+    history: HistorySync
+    multi_episode: MultiEpisodeFollowUp
     tracker: TrackerService

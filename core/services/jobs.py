@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from core.clients.errors import UpstreamError
 from core.db import conflicts, job_runs, outbox, retention, tvshows, webhook_logs
@@ -20,6 +21,9 @@ from core.metrics import Metrics
 from core.services.shows import ShowCatalog
 from core.settings import Settings
 from core.tracker import notices
+
+if TYPE_CHECKING:
+    from core.history.service import HistorySync
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ def process_name() -> str:
 class JobService:
     # Jobs recorded in job_runs and run once per tick across processes. `metrics` is not
     # among them: each process refreshes its own gauges.
-    SHARED = ("prune", "retry", "refresh_airing")
+    SHARED = ("prune", "retry", "refresh_airing", "sync")
 
     def __init__(
         self,
@@ -76,8 +80,10 @@ class JobService:
         catalog: ShowCatalog,
         tmdb_configured: bool,
         wake: asyncio.Event,
+        history: HistorySync | None = None,
     ) -> None:
         self._pool = pool
+        self._history = history
         self._metrics = metrics
         self._settings = settings
         self._catalog = catalog
@@ -110,6 +116,7 @@ class JobService:
         return {
             "prune": self._prune_job,
             "retry": self.retry,
+            "sync": self._sync,
             "refresh_airing": self._refresh_then_notify,
         }
 
@@ -278,6 +285,14 @@ class JobService:
             added += max(total - show.total_episodes, 0)
         detail = f"refreshed {refreshed} airing shows, {added} new episodes, {failed} failed"
         return ("partial" if failed else "ok"), detail
+
+    # -- history sync ------------------------------------------------------------------------
+
+    async def _sync(self, conn: Conn) -> tuple[str, str]:
+        """Every connected user's Plex history since the last run (core/history)."""
+        if self._history is None:
+            return "ok", "history sync is not set up in this process"
+        return await self._history.sync_all(self._stopping)
 
     async def _refresh_then_notify(self, conn: Conn) -> tuple[str, str]:
         """New episode lists first, then the tracker's notices about what aired

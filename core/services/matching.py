@@ -126,6 +126,28 @@ class Matcher:
                 result = Unmatched(plex, result.reason) if isinstance(result, Unmatched) else result
         return result
 
+    async def match_known(
+        self, conn: Conn, user_id: int, config: PlexConfig, plex: PlexShow
+    ) -> MatchResult:
+        """The same cascade for a Plex show whose ids are already known (history sync reads
+        them from the library listing, once per run): mapping, ids, TMDB find, auto-add.
+        `Unmatched` goes on to the fuzzy step and conflicts, as with `match`."""
+        found = await self.existing(conn, user_id, plex.rating_key)
+        if found is not None:
+            self._metrics.matches.labels(method="existing").inc()
+            return found
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"match:{user_id}:{plex.rating_key}",
+        )
+        found = await self.existing(conn, user_id, plex.rating_key)
+        if found is not None:
+            return found
+        result = await self._by_ids(conn, user_id, config, plex)
+        if isinstance(result, Matched):
+            await self.remember(conn, user_id, plex, result)
+        return result
+
     async def plex_show(
         self, conn: Conn, user_id: int, config: PlexConfig, meta: Metadata, server_uuid: str | None
     ) -> PlexShow:

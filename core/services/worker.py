@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from core.db import webhook_logs
@@ -36,8 +37,12 @@ class QueueWorker:
         batch_size: int = 16,
         poll_seconds: float = 0.5,
         duplicate_window_seconds: int = 600,
+        after_marked: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self._pool = pool
+        # (log id, user, tracker show) of each scrobble marked: the multi-episode
+        # follow-up (core/history/follow_up.py), queued, never awaited here.
+        self._after_marked = after_marked
         self._duplicate_window = duplicate_window_seconds
         self._processor = processor
         self._metrics = metrics
@@ -247,3 +252,5 @@ class QueueWorker:
             elapsed * 1000,
             f" ({outcome.error})" if outcome.error else "",
         )
+        if self._after_marked is not None and outcome.status == "success" and outcome.tvshow_id:
+            self._after_marked(log_id, user_id, outcome.tvshow_id)
