@@ -144,7 +144,7 @@ def add_parser(sub: Any) -> None:
         "the followed accounts watched. Without --full or --since, only what is new since the "
         "last sync is read (the first sync reads everything).",
     )
-    s.add_argument("--user", required=True)
+    s.add_argument("--user", required=True, help="whose Plex history")
     when = s.add_mutually_exclusive_group()
     when.add_argument("--full", action="store_true", help="read everything again")
     when.add_argument(
