@@ -22,10 +22,9 @@ from app import (
     cli_sync,
     cli_tv,
 )
-from app.cli_common import Command, database_problem
+from app.cli_common import Command, beside_daemon, database_problem
 from app.runtime import configure_logging, open_services, run
 from core.crypto import CryptoError, generate_key
-from core.daemon_lock import running_daemon
 from core.db.migrations import MigrationsMissing
 from core.errors import DomainError
 from core.settings import Settings, SettingsError, load_settings
@@ -82,9 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             asyncio.run(run(settings))
             return 0
-        if settings.database_url is None and (daemon := running_daemon(settings.data_dir)):
-            # Beside a running daemon, URLs carry the port it really listens on.
-            settings = settings.model_copy(update={"port": daemon.port or settings.port})
+        settings = beside_daemon(settings)
         return asyncio.run(_with_services(settings, COMMANDS[name], args))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from core.daemon_lock import running_daemon
 from core.db.embedded import EmbeddedDatabaseError
 from core.services.container import Services
 from core.settings import Settings
@@ -61,6 +62,14 @@ def table(*columns: str, title: str | None = None) -> Table:
 async def user_id_of(services: Services, name: str | None) -> int | None:
     """None (no --user) means everyone's."""
     return (await services.accounts.user_by_name(name)).id if name else None
+
+
+def beside_daemon(settings: Settings) -> Settings:
+    """Settings for a command run beside a daemon on the same embedded database: URLs carry
+    the port it really listens on (PORT may be set only in the daemon's environment)."""
+    if settings.database_url is None and (daemon := running_daemon(settings.data_dir)):
+        return settings.model_copy(update={"port": daemon.port or settings.port})
+    return settings
 
 
 def database_problem(exc: BaseException, settings: Settings) -> str | None:

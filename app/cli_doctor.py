@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from app.cli_common import Subparsers, database_problem, out
+from app.cli_common import Subparsers, beside_daemon, database_problem, out
 from app.runtime import open_services, settings_dsn
 from bot.probe import discord_probe
 from core.crypto import CryptoError
@@ -39,7 +39,7 @@ def _settings_summary(s: Settings) -> str:
 async def doctor(args: argparse.Namespace) -> int:
     failed: list[Check] = []
     try:
-        settings = load_settings()
+        settings = beside_daemon(load_settings())
     except SettingsError as exc:
         _show([Check("settings", False, str(exc), "fix the named settings (.env or env)")], failed)
         return 1
@@ -78,7 +78,8 @@ async def doctor(args: argparse.Namespace) -> int:
                 _show([check], failed)
         except (DomainError, CryptoError) as exc:
             _show([Check("user", False, str(exc))], failed)
-    out().print("all required checks passed" if not failed else f"{len(failed)} problems")
+    plural = "" if len(failed) == 1 else "s"
+    out().print(f"{len(failed)} problem{plural}" if failed else "all required checks passed")
     return 0 if not failed else 1
 
 

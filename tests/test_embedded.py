@@ -82,6 +82,10 @@ def test_one_daemon_per_data_dir_and_cli_commands_beside_it(
         assert posted.status_code == 200
         logs = run_cli("logs", "--user", "amy", env=embedded_env)
         assert logs.returncode == 0 and "media.play" in logs.stdout, logs.stderr
+        # The doctor, too, checks the URL on the port the daemon listens on (not PORT's
+        # default: PORT was set only in the daemon's environment).
+        doctor = run_cli("doctor", env=embedded_env)
+        assert f":{first.port}/api/plex/webhook" in doctor.stdout, doctor.stdout
         # The CLI left the server running for the daemon.
         assert httpx.get(first.base_url + "/healthz", timeout=5).status_code == 200
         assert first.stop() == 0

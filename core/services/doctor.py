@@ -160,9 +160,8 @@ class Doctor:
                 "the key changed: put the old one in ENCRYPTION_KEY_PREVIOUS and run "
                 "`plex-tracker rekey`, or connect those users again",
             )
-        return Check(
-            "encryption key", True, f"from {source}; decrypts the secrets of {len(chosen)} users"
-        )
+        users = _count(len(chosen), "user")
+        return Check("encryption key", True, f"from {source}; decrypts the secrets of {users}")
 
     async def webhook_url(self) -> list[Check]:
         base = self._s.settings.webhook_base()
@@ -311,3 +310,7 @@ class Doctor:
         if self._discord_probe is None:
             return Check("Discord", True, "not checked here", required=False)
         return await self._discord_probe()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
