@@ -136,10 +136,7 @@ class Matcher:
         if found is not None:
             self._metrics.matches.labels(method="existing").inc()
             return found
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            f"match:{user_id}:{plex.rating_key}",
-        )
+        await mappings.lock_plex_show(conn, user_id, plex.rating_key)
         found = await self.existing(conn, user_id, plex.rating_key)
         if found is not None:
             return found
