@@ -268,7 +268,11 @@ class Metadata(_Model):
             if value is not None:
                 return f"relay:{name}:{value}"
         if self.grandparent_title:
-            return "relay:title:" + " ".join(self.grandparent_title.casefold().split())[:MAX_KEY]
+            # The show's year, when sent, is part of the key: "The Office" (2001) and (2005)
+            # relayed without ids are two shows, not one mapping that marks the other.
+            year = f" ({self.grandparent_year})" if self.grandparent_year else ""
+            title = " ".join(self.grandparent_title.casefold().split())
+            return "relay:title:" + title[: MAX_KEY - len("relay:title:") - len(year)] + year
         return None
 
 

@@ -588,6 +588,37 @@ async def test_keyless_relay_becomes_a_conflict_then_maps_by_its_stand_in_key(
     assert row["action_taken"] == "marked_watched"
 
 
+async def test_keyless_relays_of_two_shows_of_one_title_and_different_years_stay_apart(
+    daemon: Daemon,
+) -> None:
+    """The US (2005) and UK (2001) Office relayed with only title + grandparentYear: each is
+    an exact title + year match of its own show. The first used to map the stand-in key
+    `relay:title:the office`, and every later scrobble of the other show then went through
+    that mapping and silently marked the wrong show."""
+    user_id, secret = await daemon.connect()
+    uk = {**OFFICE, "year": 2001, "tmdb_id": 2996, "tvdb_id": 78107, "imdb_id": "tt0290978"}
+    await daemon.import_shows(user_id, [OFFICE, uk])
+    url = daemon.base_url + "/api/plex/webhook"
+    ids = {}
+    for year, number in (("2005", 1), ("2001", 2)):
+        answer = await daemon.http.post(
+            url,
+            params={"secret": secret},
+            json=_relay("The Office", 1, number, grandparentYear=year),
+        )
+        row = await daemon.settled(answer.json()["id"])
+        assert (row["status"], row["action_taken"]) == ("success", "marked_watched"), dict(row)
+        ids[year] = row["tvshow_id"]
+    shows = await daemon.fetch("SELECT id, show_start_date FROM tvshows WHERE title = 'The Office'")
+    by_year = {str(r["show_start_date"].year): r["id"] for r in shows}
+    assert ids == by_year
+    keys = await daemon.fetch("SELECT plex_rating_key FROM plex_show_mappings ORDER BY id")
+    assert [k["plex_rating_key"] for k in keys] == [
+        "relay:title:the office (2005)",
+        "relay:title:the office (2001)",
+    ]
+
+
 async def test_relay_with_grandparent_key_reads_the_show_from_the_server(daemon: Daemon) -> None:
     """grandparentKey is the show's rating key: the same mapping as Plex's own scrobbles."""
     _, secret = await _office(daemon)
