@@ -104,6 +104,10 @@ def _path_id(request: web.Request) -> int:
     return int(raw)
 
 
+class BodyTimeoutError(Exception):
+    """A JSON body took longer than HTTP_BODY_TIMEOUT to arrive (408, connection closed)."""
+
+
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     timeout = request.app[SERVICES].settings.http_body_timeout
     if request.content_type != "application/json":
@@ -112,7 +116,7 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
         async with asyncio.timeout(timeout):
             data = await request.json()
     except TimeoutError:
-        raise InvalidInputError(f"the body did not arrive within {timeout:g} s") from None
+        raise BodyTimeoutError(f"the body did not arrive within {timeout:g} s") from None
     except RecursionError:
         raise InvalidInputError("the body is not valid JSON: nested too deep") from None
     except (ValueError, UnicodeDecodeError):

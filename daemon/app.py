@@ -12,7 +12,7 @@ from core.db.pool import DATABASE_DOWN
 from core.errors import ConflictStateError, DomainError, ForbiddenError, NotFoundError
 from core.health import HealthState
 from core.services.container import Services
-from daemon.api import setup_api
+from daemon.api import BodyTimeoutError, setup_api
 from daemon.api_sync import setup_sync_api
 from daemon.api_tv import setup_tv_api
 from daemon.keys import HEALTH, LIMITS, SERVICES
@@ -38,6 +38,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         # the same JSON shape as every other error, keeping headers such as Allow.
         keep = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         return web.json_response({"error": exc.reason.lower()}, status=exc.status, headers=keep)
+    except BodyTimeoutError as exc:
+        # As the webhook does: what did arrive is unusable, and the connection is not reused.
+        answer = web.json_response({"error": str(exc)}, status=408)
+        answer.force_close()
+        return answer
     except NotFoundError as exc:
         return web.json_response({"error": str(exc)}, status=404)
     except ForbiddenError as exc:

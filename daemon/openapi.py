@@ -68,6 +68,7 @@ SERVER_ERRORS = {
 AUTH_ERRORS = {"401": error("Missing, malformed or unknown bearer token")}
 BODY_ERRORS = {
     "400": error("Invalid body: the message names the field"),
+    "408": error("The body did not arrive within HTTP_BODY_TIMEOUT (the connection is closed)"),
     "413": error("Body over MAX_BODY_BYTES"),
 }
 ID_PARAM = {

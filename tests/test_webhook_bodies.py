@@ -266,6 +266,40 @@ async def test_a_body_trickled_in_is_answered_408_and_closed(impatient: Daemon) 
     assert rows == []  # nothing usable arrived, nothing half-stored
 
 
+async def test_a_json_api_body_trickled_in_is_answered_408_and_closed(impatient: Daemon) -> None:
+    """The JSON API's bodies have the same bound as the webhook's, with the same answer (the
+    README promises 408; it used to be a 400 on a connection kept open)."""
+    user_id, _ = await impatient.connect()
+    token = (await impatient.services.api_tokens.create(user_id)).token
+    body = b'{"auto_add_shows": false}'
+    reader, writer = await _open(impatient)
+    writer.write(
+        f"POST /api/plex/config HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    )
+
+    async def trickle() -> None:
+        for byte in body:  # a byte every half second
+            try:
+                writer.write(bytes([byte]))
+                await writer.drain()
+            except ConnectionError:
+                return
+            await asyncio.sleep(0.5)
+
+    sender = asyncio.create_task(trickle())
+    try:
+        answer = await _closed_within(reader, 20)
+    finally:
+        sender.cancel()
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"Connection: close" in answer
+    assert b'{"error": "the body did not arrive within 1.5 s"}' in answer
+    [config] = await impatient.fetch("SELECT auto_add_shows FROM plex_config")
+    assert config["auto_add_shows"] is True  # nothing half-applied
+
+
 async def test_keep_alive_connections_are_closed_once_idle(impatient: Daemon) -> None:
     reader, writer = await _open(impatient)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
