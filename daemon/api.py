@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.clients.plex_server import normalise_server_url
 from core.db import mappings as mappings_db
 from core.db import webhook_logs
 from core.db.conflicts import Conflict
@@ -251,6 +252,7 @@ def _http_url(value: str) -> str:
     scheme, sep, rest = value.partition("://")
     if scheme not in ("http", "https") or not sep or not rest:
         raise ValueError("must be a URL starting with http:// or https://")
+    normalise_server_url(value)  # a port or host that can't be used: 400 naming the field
     return value
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
+import pytest
 
-from tests.harness import Daemon
+from core.errors import InvalidInputError
+from tests.harness import PLEX_TOKEN, Daemon
 from tests.plex_payloads import episode, scrobble
 from tests.test_api import OFFICE, Api, _mapping, _user_with_token
 
@@ -200,3 +202,42 @@ async def test_answers_match_the_openapi_schemas_exactly(daemon: Daemon) -> None
     check(unauthorized, "GET", "/api/plex/logs")
     hook = await daemon.post(scrobble(), "nope")
     check(hook, "POST", "/api/plex/webhook")
+
+
+async def test_server_urls_are_checked_and_stored_without_credentials(daemon: Daemon) -> None:
+    """A server URL with a port out of range or a broken IPv6 literal used to be stored, and
+    every scrobble of a `plex://` show then failed with "internal error: ValueError"; one
+    with `?X-Plex-Token=…` or `user:pass@` kept that token in the clear in plex_config."""
+    user_id, _, api = await _user_with_token(daemon, "alice")
+    for url in ("http://plex.lan:99999", "http://[::1:32400", "http://plex.lan:port"):
+        got = await api("POST", "/api/plex/config", json={"server_url": url})
+        assert got.status_code == 400, (url, got.text)
+        assert "server_url" in got.json()["error"], got.text
+        with pytest.raises(InvalidInputError, match="the server URL has a port"):
+            # the path `plex-tracker connect --server-url` and Discord's connect form take
+            await daemon.services.accounts.connect(
+                user_name="alice", plex_token=PLEX_TOKEN, server_url=url
+            )
+    pasted = "http://me:hunter2@192.168.1.10:32400/?X-Plex-Token=sEcReTtOkEn#x"
+    got = await api("POST", "/api/plex/config", json={"server_url": pasted})
+    assert got.status_code == 200, got.text
+    assert got.json()["server_url"] == "http://192.168.1.10:32400"
+    [row] = await daemon.fetch("SELECT server_url FROM plex_config WHERE user_id = $1", user_id)
+    assert row["server_url"] == "http://192.168.1.10:32400"
+
+
+async def test_a_stored_server_url_that_cannot_be_read_fails_retryably_not_internally(
+    daemon: Daemon,
+) -> None:
+    """A value stored before the check (or edited in the database) is the user's problem to
+    fix, said as such, and the scrobble is kept for a retry."""
+    user_id, secret = await daemon.connect()
+    await daemon.import_shows(user_id, [OFFICE])
+    await daemon.fetch(
+        "UPDATE plex_config SET server_url = 'http://[::1:32400' WHERE user_id = $1", user_id
+    )
+    answer = await daemon.post(scrobble(episode(show_key="4242")), secret)
+    row = await daemon.settled(answer.json()["id"], 30)
+    assert row["status"] == "failed" and row["retryable"], dict(row)
+    assert row["action_taken"] != "internal_error", dict(row)
+    assert "the Plex server URL has a port or an IPv6 address" in row["error_message"]

@@ -40,20 +40,36 @@ class PlexShowMetadata:
     type: str | None = None  # "show", "season", "episode", "movie"
 
 
-def _base(server_url: str) -> str:
-    """Scheme, host and path of a server URL; drops credentials, query and fragment.
+def normalise_server_url(server_url: str) -> str:
+    """Scheme, host, port and path of a Plex server URL; drops credentials, query and
+    fragment. ValueError says why a URL can't be used (no host, a port out of range, a
+    broken IPv6 literal).
 
-    Users sometimes paste a URL with ``?X-Plex-Token=…``; that must not be echoed into
-    request URLs (which httpx logs) nor into error messages.
+    Users sometimes paste a URL with ``?X-Plex-Token=…``; that must not be stored in the
+    clear, echoed into request URLs (which httpx logs) nor into error messages.
     """
-    parts = urlsplit(server_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UpstreamError("Plex server URL must be an http(s) URL with a host", service=SERVICE)
+    try:
+        parts = urlsplit(server_url.strip())
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:  # its text may quote what was pasted: say what, not that
+        raise ValueError("has a port or an IPv6 address that can't be read") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if port == 0:
+        raise ValueError("port 0 is not a port a server listens on")
     host = parts.hostname
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _base(server_url: str) -> str:
+    try:
+        return normalise_server_url(server_url)
+    except ValueError as exc:
+        # Like an address that does not answer: look for the server elsewhere, retry later.
+        raise UpstreamError(f"the Plex server URL {exc}", service=SERVICE, retryable=True) from None
 
 
 def _metadata(rating_key: str, payload: Any) -> PlexShowMetadata:

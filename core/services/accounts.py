@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.clients.plex_server import normalise_server_url
 from core.crypto import (
     Cipher,
     CryptoError,
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OWNER_CACHE_SECONDS = 5.0
+
+
+def _server_url(url: str) -> str:
+    """The server URL as stored: checked, and without credentials, query or fragment (a
+    pasted `?X-Plex-Token=…` must not be kept in the clear)."""
+    try:
+        return normalise_server_url(url)
+    except ValueError as exc:
+        raise InvalidInputError(f"the server URL {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -77,8 +87,8 @@ class AccountService:
         token = plex_token.strip()
         if not token or any(c.isspace() for c in token):
             raise InvalidInputError("the Plex token is empty or contains spaces")
-        if server_url is not None and not server_url.startswith(("http://", "https://")):
-            raise InvalidInputError("the server URL must start with http:// or https://")
+        if server_url is not None:
+            server_url = _server_url(server_url)
         account_id, username, verified, warning = None, None, False, None
         if verify and self._plextv is not None:
             from core.clients.errors import Unauthorized, UpstreamError
@@ -112,7 +122,7 @@ class AccountService:
                 await plex_config.update_settings(
                     conn,
                     user.id,
-                    server_url=server_url.rstrip("/") if server_url else None,
+                    server_url=server_url,
                     followed_accounts=accounts,
                     enabled=True,
                 )
@@ -219,6 +229,8 @@ class AccountService:
     async def update_settings(self, user_id: int, **changes: object) -> PlexConfig:
         """Change what is given. Choosing where notifications go (a channel, or DMs again)
         also gives the ones Discord refused another try: that is how a user says "fixed"."""
+        if isinstance(changes.get("server_url"), str):
+            changes["server_url"] = _server_url(str(changes["server_url"]))
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 config = await plex_config.update_settings(conn, user_id, **changes)  # type: ignore[arg-type]

@@ -61,11 +61,14 @@ class ServerUnreachable(UpstreamError):
 
 def display(url: str) -> str:
     """scheme://host:port of an address: what messages and the problem row may show."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a bad port or IPv6 literal stored by hand: show none of it
+        return "(a server URL that can't be read)"
     host = parts.hostname or "?"
     if ":" in host:
         host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}"
 
 
