@@ -478,7 +478,9 @@ def parse_payload_for_storage(text: str | bytes) -> ParsedPayload:
         problems = []
         for err in exc.errors()[:3]:
             where = ".".join(str(p) for p in err["loc"]) or "payload"
-            problems.append(f"{where}: {_message(err['msg'])}")
+            # `{"event": NaN}`: the value was dropped, so pydantic calls it missing.
+            why = "not a finite number" if where in dropped else _message(err["msg"])
+            problems.append(f"{where}: {why}")
         raise InvalidInputError("payload fields are wrong: " + "; ".join(problems)) from None
     for where in dropped:
         # A needed field that was such a number is as unreadable as any other bad value.

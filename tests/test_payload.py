@@ -59,7 +59,7 @@ def test_real_scrobble_parses_with_ids_as_strings() -> None:
         ('{"event": true}', "event"),
         ('{"event": ""}', "event"),
         ('{"event": "' + "e" * 101 + '"}', "event: String should have at most 100"),
-        ('{"event": NaN}', "event: Field required"),
+        ('{"event": NaN}', "event: not a finite number"),
         ("NaN", "must be a JSON object"),
         ("[1e999]", "must be a JSON object"),
         ('{"event": "a\\u0000b"}', "NUL"),
@@ -279,6 +279,9 @@ def test_non_finite_and_huge_numbers_are_dropped_where_unused(number: str) -> No
     assert judge(parsed.hook, _config()).status == "pending"
     bad = parse_payload_for_storage(text.replace('"index": 3', f'"index": {number}'))
     assert "Metadata.index" in str(scrobble_problem(bad.hook))
+    # The event itself: said as it is, not "Field required" as if it had not been sent.
+    with pytest.raises(InvalidInputError, match=r"^payload fields are wrong: event: not a finite"):
+        parse_payload_for_storage(f'{{"event": {number}}}')
 
 
 def test_big_but_storable_numbers_are_kept_as_they_came() -> None:
