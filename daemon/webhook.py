@@ -86,17 +86,26 @@ async def plex_webhook(request: web.Request) -> web.Response:
     )
     secret = request.query.get("secret", "")
     secret_hash = sha256_hex(secret)
-    if limits.failing(address) and not await limits.known_secrets.contains(secret_hash):
-        # Over the failure budget: only a secret known to be valid gets further, and the
-        # database is not asked about the others.
-        wait = retry_after_header(limits.failure_wait(address))
-        return _refuse(
-            services, "too_many_failures", 429, "too many failed attempts", **{"Retry-After": wait}
-        )
+    # A secret known to be valid (in memory) always gets further; any other spends the
+    # address's failure budget, and past it is refused without asking the database.
+    known = await limits.known_secrets.contains(secret_hash)
+    if not known:
+        if limits.failing(address):
+            wait = retry_after_header(limits.failure_wait(address))
+            return _refuse(
+                services,
+                "too_many_failures",
+                429,
+                "too many failed attempts",
+                **{"Retry-After": wait},
+            )
+        # Spent before the lookup awaits: guesses sent together must not all pass one check.
+        limits.failed(address)
     # Missing and wrong secrets take the same path (a hash lookup), so they answer alike.
     owner = await services.accounts.owner_of_secret(secret)
     if owner is None:
-        limits.failed(address)
+        if known:  # rotated away since the list of valid secrets was read
+            limits.failed(address)
         return _refuse(services, "unauthorized", 401, _UNAUTHORIZED["error"])
     wait_for = limits.senders.check(secret_hash)
     if wait_for is not None:

@@ -105,6 +105,24 @@ async def test_a_flood_of_wrong_secrets_never_locks_out_the_real_server(
     assert len(snapshots) <= elapsed + 2, (len(snapshots), elapsed)
 
 
+async def test_wrong_secrets_sent_all_at_once_get_no_more_than_the_budget(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three times the budget of wrong secrets on parallel connections: the budget used to
+    be checked before the database lookup and spent after it, so every request of a burst
+    passed the check (60 lookups and 60 401s here; a guesser's budget was its concurrency)."""
+    lookups = _count_calls(monkeypatch, plex_config, "by_secret_hash")
+    burst = [f"{i:064x}" for i in range(3 * FAILURES_PER_MINUTE)]
+    started = time.monotonic()
+    answers = await asyncio.gather(*(_post(daemon, s) for s in burst))
+    elapsed = time.monotonic() - started
+    codes = [a.status_code for a in answers]
+    allowed = FAILURES_PER_MINUTE + FAILURES_PER_MINUTE * elapsed / 60 + 1
+    assert codes.count(401) <= allowed, (codes.count(401), elapsed)
+    assert codes.count(401) + codes.count(429) == len(burst)
+    assert len(lookups) <= allowed, (len(lookups), elapsed)
+
+
 async def test_a_new_valid_secret_passes_an_address_over_its_failure_budget(
     daemon: Daemon,
 ) -> None:
