@@ -94,3 +94,23 @@ async def test_the_openapi_document_describes_the_sync_routes(daemon: Daemon) ->
     get = doc["paths"]["/api/plex/sync/{id}"]["get"]
     assert set(get["responses"]) >= {"200", "401", "403", "404"}
     assert {"SyncRun", "SyncRequest"} <= set(doc["components"]["schemas"])
+
+
+async def test_a_since_date_before_1970_reads_everything(daemon: Daemon) -> None:
+    """`{"since": "0001-01-01"}` (a date the API and `sync --since` accept) failed the run
+    with an internal error (asyncpg stores that date as -infinity and reads it back naive;
+    `timestamp()` refuses year 1). A date before 1970 means everything."""
+    daemon.services.history.start()
+    user_id, _ = await daemon.connect("alice")
+    await daemon.import_shows(user_id, [tracker_show("The Office", 2005, 2316, {1: 6})])
+    office = plex_show(daemon.plex_server, 100, "The Office", 2005, {1: 6}, tmdb_id=2316)
+    daemon.plex_server.watch(office.ep(1, 3).rating_key, viewed_at=T0)
+    alice = await token_for(daemon, user_id)
+    for since, marked in (("0001-01-01", 1), ("1969-12-31", 0), ("9999-12-31", 0)):
+        started = await daemon.http.post(
+            daemon.base_url + "/api/plex/sync", headers=alice, json={"since": since}
+        )
+        assert started.status_code == 202, started.text
+        done = await until_done(daemon, alice, started.json()["id"])
+        assert (done["state"], done["error"]) == ("succeeded", None), (since, done)
+        assert done["episodes_marked"] == marked, (since, done)

@@ -87,7 +87,7 @@ class HistorySync:
     ) -> SyncRun:
         """A run for a `plex-tracker run` process to execute; the user's queued or running
         run instead when there is one (pressing "sync" twice starts one run)."""
-        _check_mode(mode, since)
+        since = _check_mode(mode, since)
         async with self._pool.acquire() as conn:
             await self._connected(conn, user_id)
             active = await sync_runs.active_for_user(conn, user_id)
@@ -128,7 +128,7 @@ class HistorySync:
         """Run here and now (the CLI, the job) and return the finished run. A run `connect`
         queued for this user is taken over rather than run twice. While another process
         syncs this user, wait for it (`waiting` is told) or, with wait=False, return None."""
-        _check_mode(mode, since)
+        since = _check_mode(mode, since)
         async with self._pool.acquire() as conn:
             await self._connected(conn, user_id)
             if not await _try_lock(conn, user_id):
@@ -394,11 +394,18 @@ def summary(run: SyncRun) -> str:
     return text
 
 
-def _check_mode(mode: str, since: datetime | None) -> None:
+# Plex keeps nothing older; and a date before it breaks on the way (asyncpg stores
+# 0001-01-01 00:00 UTC as -infinity and reads it back naive, `timestamp()` refuses year 1).
+_OLDEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _check_mode(mode: str, since: datetime | None) -> datetime | None:
+    """The `since` to record: checked against the mode; a date before 1970 means all."""
     if mode not in ("incremental", "full", "since"):
         raise InvalidInputError(f"unknown sync mode {mode!r}")
     if (mode == "since") != (since is not None):
         raise InvalidInputError("a date is needed with 'since', and only with it")
+    return max(since, _OLDEST) if since is not None else None
 
 
 async def _try_lock(conn: Conn, user_id: int) -> bool:
