@@ -8,12 +8,14 @@ import secrets
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.runtime import open_services
 from core.crypto import Cipher, CryptoError, generate_key
 from core.db.plex_config import secret_slot, token_slot
+from core.services.doctor import Doctor
 from core.settings import Settings
 from tests.conftest import TEST_KEY, make_settings
 from tests.harness import Daemon
@@ -55,6 +57,13 @@ async def test_a_token_copied_into_another_users_row_does_not_decrypt(daemon: Da
     config = await daemon.services.accounts.config(bob_id)
     with pytest.raises(CryptoError, match="copied from another row"):
         await daemon.services.accounts.plex_token(config)
+    # What the doctor (and /plex status) tell Bob to do covers this case, not only a key change.
+    async with httpx.AsyncClient() as http:
+        problems = await Doctor(daemon.services, http=http).user_problems(bob_id)
+    [check] = [c for c in problems if c.name == "encryption key"]
+    assert "bob" in check.detail
+    assert check.fix is not None and "copied from another row or column" in check.fix
+    assert "connect those users again" in check.fix
     # A scrobble that needs Bob's server never reaches it with Alice's token.
     daemon.plex_server.add_show("1936543", "The Office", 2005, guids=["tmdb://2316"])
     answer = await daemon.post(scrobble(episode()), bob_secret)

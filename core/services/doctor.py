@@ -157,8 +157,9 @@ class Doctor:
                 "encryption key",
                 False,
                 f"from {source}; cannot decrypt the stored secrets of {', '.join(bad)}",
-                "the key changed: put the old one in ENCRYPTION_KEY_PREVIOUS and run "
-                "`plex-tracker rekey`, or connect those users again",
+                "if the key changed, put the old one in ENCRYPTION_KEY_PREVIOUS and run "
+                "`plex-tracker rekey`; if a stored value was copied from another row or column "
+                "(each only opens where it was written), connect those users again",
             )
         users = _count(len(chosen), "user")
         return Check("encryption key", True, f"from {source}; decrypts the secrets of {users}")
