@@ -295,7 +295,7 @@ def tv_group() -> app_commands.Group:
                 await service.set_notify(user.id, weekly_recap=recap == "on")
             await reply(
                 interaction,
-                f"🔔 New-episode notices **{state}** for **{detail.show.title}**.",
+                f"🔔 New-episode notices **{state}** for **{clip(detail.show.title, 100)}**.",
                 embed=embeds.show_embed(detail),
                 view=show_view(user.id, detail),
             )

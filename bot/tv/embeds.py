@@ -114,7 +114,8 @@ def shows_embed(page: ShowPage) -> discord.Embed:
 def show_embed(detail: ShowDetail, *, today: date | None = None) -> discord.Embed:
     show = detail.show
     state = STATE_ICONS.get(show.state, "")
-    status = f" · {show.status}" if show.status else ""
+    # TMDB's status is a couple of words, but an imported one is whatever the file said.
+    status = f" · {clip(show.status, 60)}" if show.status else ""
     embed = discord.Embed(
         title=clip(titled(show.title, show.year), 256),
         url=detail.tmdb_url,
@@ -188,11 +189,12 @@ def show_embed(detail: ShowDetail, *, today: date | None = None) -> discord.Embe
 
 def mark_content(result: MarkResult) -> str:
     show = result.detail.show
+    title = clip(show.title, 100)
     verb = "Marked" if result.watched else "Unmarked"
     state = "watched" if result.watched else "unwatched"
     if result.changed == 0:
         return (
-            f"**{show.title}** {result.what} was already {state}: nothing changed. "
+            f"**{title}** {result.what} was already {state}: nothing changed. "
             f"{show.watched}/{show.total} watched."
         )
     count = (
@@ -202,7 +204,7 @@ def mark_content(result: MarkResult) -> str:
     )
     how = ", as a manual watch" if result.watched else ""
     return (
-        f"{'✅' if result.watched else '↩️'} {verb} **{show.title}** {result.what} {state}"
+        f"{'✅' if result.watched else '↩️'} {verb} **{title}** {result.what} {state}"
         f"{count}{how}. {show.watched}/{show.total} watched."
     )
 

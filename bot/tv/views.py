@@ -393,7 +393,7 @@ class AddButton(TvButton, template=rf"tv:add:(?P<user>{_ID}):(?P<tmdb>[0-9]{{1,1
 
 def add_content(detail: ShowDetail, created: bool) -> str:
     show = detail.show
-    name = titled(show.title, show.year)
+    name = titled(clip(show.title, 100), show.year)
     if created:
         return f"➕ Added **{name}** with {show.total} episodes."
     return f"**{name}** is already in your tracker."
