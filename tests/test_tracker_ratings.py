@@ -167,3 +167,22 @@ async def test_a_non_finite_rating_is_refused_not_taken_for_cleared(
     # A rating inside a scrobble is not a rating event: nothing stored.
     await daemon.post({**scrobble(), "rating": 3, "Account": OWNER}, secret)
     assert float((await _ratings(daemon))[0]) == 7.0
+
+
+async def test_a_relays_blank_rating_is_no_rating_not_bad_input(daemon: Daemon) -> None:
+    """Templated relays (Tautulli, n8n) render a value they don't have as "": for a rating
+    that means "none" (a clearing, or Metadata.userRating when that has one), never a 400."""
+    add_severance(daemon)
+    user_id, secret = await daemon.connect()
+    await daemon.services.tracker.add_show(user_id, SEVERANCE)
+    assert (await _row(daemon, await daemon.post(rated_show(7), secret)))["status"] == "success"
+    relayed = rated_show("", userRating=" ")
+    answer = await daemon.post(relayed, secret)
+    assert answer.status_code == 200, answer.text
+    row = await _row(daemon, answer)
+    assert (row["status"], row["action_taken"]) == ("success", "rating_cleared"), dict(row)
+    assert (await _ratings(daemon)) == (None, {})
+    # A blank top-level value leaves Metadata.userRating to say it.
+    answer = await daemon.post(rated_show("", userRating="6.5"), secret)
+    assert (await _row(daemon, answer))["action_taken"] == "rating_saved"
+    assert float((await _ratings(daemon))[0]) == 6.5
