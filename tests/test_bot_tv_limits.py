@@ -154,3 +154,33 @@ async def test_recap_in_a_channel_without_attach_files(
     assert buttons(recap) == []
     [row] = await daemon.fetch("SELECT delivered_at, refused_at FROM notification_outbox")
     assert row["delivered_at"] is not None and row["refused_at"] is None
+
+
+async def test_upnext_says_how_many_shows_are_in_progress(
+    daemon: Daemon, fake_discord: FakeDiscord
+) -> None:
+    """Twenty shows in progress: the list shows fifteen and says there are twenty, rather
+    than stopping at ten without a word; an episode without an air date says so plainly."""
+    fake = fake_discord
+    user, _ = await alice_connected_without_discord(daemon, fake)
+    await daemon.import_shows(
+        user.id,
+        [
+            {
+                "title": f"Show {n:02d}",
+                "seasons": [
+                    {"season_number": 1, "episodes": [{"episode_number": 1}, {"episode_number": 2}]}
+                ],
+            }
+            for n in range(20)
+        ],
+    )
+    tracker = daemon.services.tracker
+    for row in await daemon.fetch("SELECT id FROM tvshows ORDER BY title DESC"):
+        await tracker.mark(user.id, row["id"], season=1, episode=1)  # Show 00 last: newest
+    async with running_client(make_bot(daemon, fake), fake):
+        record = await fake.invoke_slash(ALICE, "tv", "upnext")
+        text = said("/tv upnext (20 shows in progress)", await answer(fake, record))
+    assert "**Show 00** S01E02\nno air date · 1/2 · last watched" in text
+    assert "**Show 14** S01E02" in text and "Show 15" not in text
+    assert "[15 of 20 shows in progress · ✨ aired since you last watched" in text

@@ -175,7 +175,7 @@ def tv_group() -> app_commands.Group:
     async def upnext(interaction: Interaction, share: bool = False) -> None:
         await defer(interaction, ephemeral=not share)
         user = await require_user(interaction)
-        items = await tracker(interaction).up_next(user.id)
+        items = await tracker(interaction).up_next(user.id, limit=embeds.UPNEXT_FETCH)
         await reply(
             interaction,
             embed=embeds.upnext_embed(items),

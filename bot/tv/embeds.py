@@ -17,6 +17,10 @@ from core.tracker.now import NowPlaying
 from core.tracker.service import SOURCES, History, MarkResult, ShowDetail, ShowPage
 
 CHART_FILE = "activity.png"
+# /tv upnext lists this many shows (with their last-watched times, well inside an embed's
+# 4,096 characters) and asks for up to UPNEXT_FETCH to say how many more are in progress.
+UPNEXT_LINES = 15
+UPNEXT_FETCH = 101
 FILTER_LABELS = {
     "watching": "watching",
     "finished": "finished",
@@ -60,6 +64,10 @@ def day(value: date | None, today: date | None = None) -> str:
     if delta == 1:
         return "tomorrow"
     return value.isoformat()
+
+
+def aired(value: date | None, today: date | None = None) -> str:
+    return f"aired {day(value, today)}" if value is not None else "no air date"
 
 
 def duration(minutes: int) -> str:
@@ -137,8 +145,7 @@ def show_embed(detail: ShowDetail, *, today: date | None = None) -> discord.Embe
         name="Seasons", value=clip("\n".join(seasons) or "no episodes known", 1024), inline=True
     )
     if detail.next is not None:
-        aired = day(detail.next.air_date, today)
-        next_text = f"**{episode_line(detail.next)}**\naired {aired}"
+        next_text = f"**{episode_line(detail.next)}**\n{aired(detail.next.air_date, today)}"
     elif show.total and show.watched:
         next_text = "All caught up ✅"
     else:
@@ -233,6 +240,8 @@ def search_results_embed(query: str, results: Sequence[TmdbShowSummary]) -> disc
 
 
 def upnext_embed(items: Sequence[UpNext], *, today: date | None = None) -> discord.Embed:
+    """`items` as the service gives them (at most UPNEXT_FETCH): the first UPNEXT_LINES
+    are listed, and the footer says how many more shows are in progress."""
     embed = discord.Embed(title="Up next", colour=BLURPLE)
     if not items:
         embed.description = (
@@ -241,15 +250,19 @@ def upnext_embed(items: Sequence[UpNext], *, today: date | None = None) -> disco
         )
         return embed
     lines = []
-    for item in items:
+    for item in items[:UPNEXT_LINES]:
         new = "✨ " if item.new_since_last_watch else ""
         lines.append(
             f"{new}**{clip(item.show.title, 60)}** {episode_line(item.next)}\n"
-            f"aired {day(item.next.air_date, today)} · {item.show.watched}/{item.show.total}"
+            f"{aired(item.next.air_date, today)} · {item.show.watched}/{item.show.total}"
             f" · last watched {ago(item.show.last_watched_at)}"
         )
     embed.description = clip("\n".join(lines), 4000)
-    embed.set_footer(text="✨ aired since you last watched · buttons mark the episode watched")
+    footer = "✨ aired since you last watched · buttons mark the episode watched"
+    if len(items) > UPNEXT_LINES:
+        more = f"{UPNEXT_FETCH - 1}+" if len(items) >= UPNEXT_FETCH else str(len(items))
+        footer = f"{UPNEXT_LINES} of {more} shows in progress · {footer}"
+    embed.set_footer(text=footer)
     return embed
 
 

@@ -323,7 +323,7 @@ class WatchButton(
         )
         content = embeds.mark_content(result)
         if self.ctx == "u":  # the up-next list: redraw it without this episode
-            items = await service.up_next(self.user_id)
+            items = await service.up_next(self.user_id, limit=embeds.UPNEXT_FETCH)
             await interaction.edit_original_response(
                 content=content,
                 embed=embeds.upnext_embed(items),
