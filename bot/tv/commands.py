@@ -154,9 +154,17 @@ def tv_group() -> app_commands.Group:
         if tmdb_id is None:
             # Typed without picking a suggestion: let them pick from TMDB's answers.
             results = await service.search_tmdb(title, limit=5)
+            tmdb = interaction.client.services.tmdb
+            posters = await asyncio.gather(*(tmdb.poster_url(r.poster_path) for r in results))
             await reply(
                 interaction,
-                embed=embeds.search_results_embed(title.strip(), results),
+                embeds=[
+                    embeds.search_results_embed(title.strip(), results),
+                    *(
+                        embeds.search_result_embed(i, r, poster)
+                        for i, (r, poster) in enumerate(zip(results, posters, strict=True))
+                    ),
+                ],
                 view=results_view(user.id, results),
                 ephemeral=not share,
             )

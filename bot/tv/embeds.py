@@ -236,6 +236,22 @@ def search_results_embed(query: str, results: Sequence[TmdbShowSummary]) -> disc
     return embed
 
 
+def search_result_embed(
+    index: int, result: TmdbShowSummary, poster_url: str | None
+) -> discord.Embed:
+    """One TMDB answer with its poster: the picture autocomplete choices can't carry."""
+    embed = discord.Embed(
+        title=clip(f"{index + 1}. {titled(result.name, result.year)}", 256),
+        url=f"https://www.themoviedb.org/tv/{result.id}",
+        colour=BLURPLE,
+    )
+    if result.original_name != result.name:
+        embed.description = clip(result.original_name, 200)
+    if poster_url:
+        embed.set_thumbnail(url=poster_url)
+    return embed
+
+
 # -- /tv upnext -------------------------------------------------------------------------------
 
 
