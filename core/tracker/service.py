@@ -169,7 +169,9 @@ class TrackerService:
             raise NotFoundError(
                 f"No show called “{text[:80]}” in your tracker. `/tv add` adds one from TMDB."
             )
-        names = ", ".join(f"“{_named(m.title)}”" for m in matches[:5])
+        names = ", ".join(
+            f"“{_named(m.title)}”" + (f" ({m.year})" if m.year else "") for m in matches[:5]
+        )
         raise NotFoundError(f"“{text[:80]}” could be {names}: pick one from the suggestions.")
 
     async def detail(self, user_id: int, show_id: int) -> ShowDetail:
