@@ -220,19 +220,13 @@ def mark_content(result: MarkResult) -> str:
 
 
 def search_results_embed(query: str, results: Sequence[TmdbShowSummary]) -> discord.Embed:
+    """The heading; each answer follows in its own embed (search_result_embed)."""
     embed = discord.Embed(title=clip(f"TMDB: “{query}”", 256), colour=BLURPLE)
     if not results:
         embed.description = "TMDB found nothing by that name."
         return embed
-    embed.description = clip(
-        "\n".join(
-            f"{i + 1}. **{clip(titled(r.name, r.year), 80)}**"
-            + (f" ({clip(r.original_name, 40)})" if r.original_name != r.name else "")
-            for i, r in enumerate(results)
-        ),
-        4000,
-    )
-    embed.set_footer(text="Pick one to add it with all its episodes.")
+    count = f"{len(results)} answers" if len(results) != 1 else "1 answer"
+    embed.description = f"{count}: pick one to add it with all its episodes."
     return embed
 
 
