@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from core.clients.errors import UpstreamError
+from core.db import conflicts as conflict_rows
 from core.db import history_held, history_marks, mappings, tvshows
 from core.db.conflicts import Conflict
 from core.db.plex_config import PlexConfig
@@ -324,6 +325,10 @@ class BatchApplier:
             try:
                 changed = bool(await self._catalog.refresh_season(conn, show, season)) or changed
             except UpstreamError as exc:
+                if exc.retryable:
+                    # TMDB down: skipping would lose the episode for good (the watermarks
+                    # move past it); the run fails and the next one resumes this batch.
+                    raise
                 log.info(
                     "user %d: TMDB refresh of show %d season %d failed: %s",
                     self._user_id,
@@ -339,19 +344,49 @@ async def apply_held(
 ) -> tuple[int, int]:
     """A conflict was resolved: mark (or, when ignored, drop) the history episodes held
     behind it, in the resolution's transaction. Returns (held, newly marked)."""
+    held, marked, _ = await settle_held(conn, catalog, conflict, show)
+    return held, marked
+
+
+async def settle_held(
+    conn: Conn, catalog: ShowCatalog, conflict: Conflict, show: Show | None
+) -> tuple[int, int, int]:
+    """Mark what waits behind a resolved conflict on `show` (None: drop it). An episode of a
+    season the tracker lacks and TMDB could not give now (down, rate limited) stays held
+    behind the conflict for the retry job: dropping it would lose it for good, as the
+    sync's watermarks have moved past its play. Returns (held, newly marked, kept)."""
     held = await history_held.take(conn, conflict.id)
     if not held or show is None:
-        return len(held), 0
+        return len(held), 0, 0
     marks = [(show.id, h.season, h.episode, h.watched_at) for h in held]
     # Seasons the tracker lacks are asked of TMDB first, before the marks lock the show.
+    waiting: set[int] = set()
     for _, season in sorted(await history_marks.unknown_seasons(conn, marks)):
         try:
             await catalog.refresh_season(conn, show, season)
         except UpstreamError as exc:
+            if exc.retryable:
+                waiting.add(season)
             log.info("conflict %d: TMDB refresh of season %d failed: %s", conflict.id, season, exc)
     await history_marks.say_history(conn)  # after the webhook replays: these are history's
     results = await history_marks.mark_once(conn, marks)
-    missing = sum(1 for r in results if r.was_watched is None)
+    unknown = {(r.season, r.episode) for r in results if r.was_watched is None}
+    keep = [h for h in held if (h.season, h.episode) in unknown and h.season in waiting]
+    if keep:
+        await history_held.hold(
+            conn,
+            user_id=conflict.user_id,
+            conflict_id=conflict.id,
+            show_key=conflict.plex_rating_key,
+            episodes=[(h.season, h.episode, h.watched_at) for h in keep],
+        )
+        log.info(
+            "conflict %d: %d held episodes of %r wait for TMDB (the retry job marks them)",
+            conflict.id,
+            len(keep),
+            show.title,
+        )
+    missing = len(unknown) - len(keep)
     if missing:
         log.warning(
             "conflict %d: %d held episodes of %r are not in the tracker; not marked",
@@ -359,4 +394,36 @@ async def apply_held(
             missing,
             show.title,
         )
-    return len(held), sum(1 for r in results if r.was_watched is False)
+    newly = sum(1 for r in results if r.was_watched is False)
+    return len(held), newly, len(keep)
+
+
+async def settle_stranded(
+    conn: Conn, catalog: ShowCatalog, limit: int = 100
+) -> list[tuple[int, int, int]]:
+    """The retry job's safety net: history episodes still held behind a resolved conflict
+    are marked through the Plex show's mapping now (or dropped when it is ignored), one
+    conflict per transaction. Returns (conflict id, user id, episodes settled) of each."""
+    done: list[tuple[int, int, int]] = []
+    for conflict_id in await history_held.behind_resolved(conn, limit):
+        async with conn.transaction():
+            conflict = await conflict_rows.get(conn, conflict_id, for_update=True)
+            if conflict is None or not conflict.resolved:
+                continue
+            show = await _show_now(conn, conflict)
+            held, _, kept = await settle_held(conn, catalog, conflict, show)
+        if held > kept:
+            done.append((conflict.id, conflict.user_id, held - kept))
+    return done
+
+
+async def _show_now(conn: Conn, conflict: Conflict) -> Show | None:
+    """Where the conflict's Plex show goes today: its mapping (remapped or ignored since
+    the resolution), else the show the resolution chose."""
+    key = conflict.plex_rating_key
+    show_id, enabled = (await mappings.targets(conn, conflict.user_id, [key])).get(
+        key, (conflict.resolved_tvshow_id, True)
+    )
+    if show_id is None or not enabled:
+        return None
+    return await tvshows.get(conn, conflict.user_id, show_id)
