@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from core.clients.errors import UpstreamError
+from core.clients.errors import NotFound, Unauthorized, UpstreamError
 from core.db import conflicts as conflict_rows
 from core.db import history_held, history_marks, mappings, tvshows
 from core.db.conflicts import Conflict
@@ -31,7 +31,14 @@ from core.db.plex_config import PlexConfig
 from core.db.pool import Conn
 from core.db.sync_runs import RunCounts
 from core.db.tvshows import Show
-from core.history.plan import GONE_UNMAPPED, NOT_IN_TRACKER, SHOW_IGNORED, Watch
+from core.history.plan import (
+    GONE_UNMAPPED,
+    NOT_IN_TRACKER,
+    SHOW_IGNORED,
+    SHOW_NOT_ON_TMDB,
+    SHOW_TMDB_ERROR,
+    Watch,
+)
 from core.services.conflicts import ConflictService
 from core.services.matching import IgnoredShow, Matched, Matcher, PlexShow
 from core.services.shows import ShowCatalog
@@ -48,11 +55,18 @@ Bookkeeping = Callable[[Conn], Awaitable[None]]
 class Target:
     """What a Plex show's watches do in this batch."""
 
-    kind: str  # show, held, ignored, gone (Plex has no metadata for it any more)
+    kind: str  # show, held, ignored, refused (by TMDB), gone (no metadata on Plex any more)
     show_id: int | None = None  # negative: a show a dry run would add
     conflict_id: int | None = None  # None with kind held: a conflict a dry run would raise
     added: bool = False
     raised: bool = False
+    why: str = ""  # refused: the skip reason
+
+
+def must_wait(exc: UpstreamError) -> bool:
+    """An error that later may not give (TMDB down, rate limited, or refusing our key until
+    it is fixed): what needs TMDB waits for it rather than being skipped for good."""
+    return exc.retryable or isinstance(exc, Unauthorized)
 
 
 class _Rollback(Exception):
@@ -83,6 +97,8 @@ class BatchApplier:
         self._refreshed: set[tuple[int, int]] = set()  # (show, season) asked of TMDB this run
         self._dry_targets: dict[str, Target] = {}  # a dry run writes no mapping: remember
         self._dry_held: set[tuple[str, int, int]] = set()
+        self._dry_titles: dict[str, int] = {}  # casefolded Plex title -> show a dry run mapped
+        self._refused: dict[str, Target] = {}  # Plex shows TMDB refused, asked once per run
         self._skipped: set[tuple[str, str, int, int]] = set()
         self._next_pseudo = -1
 
@@ -181,6 +197,8 @@ class BatchApplier:
             found = await mappings.shows_by_title(conn, self._user_id, sorted(by_title))
             for title, group in by_title.items():
                 show_id = found.get(title)
+                if show_id is None and self._dry_run:
+                    show_id = self._dry_titles.get(title)  # mapped by this dry run, unwritten
                 if show_id is None:
                     self._skip(tally, GONE_UNMAPPED, title, group)
                     continue
@@ -189,6 +207,8 @@ class BatchApplier:
             target = targets[key]
             if target.kind == "ignored":
                 self._skip(tally, SHOW_IGNORED, key, group)
+            elif target.kind == "refused":
+                self._skip(tally, target.why, key, group)
             elif target.kind == "held":
                 await self._hold(conn, key, target, group, tally)
             else:
@@ -215,6 +235,8 @@ class BatchApplier:
                 out[key] = Target("ignored")
             elif show_id is not None:
                 out[key] = Target("show", show_id)
+            elif key in self._refused:
+                out[key] = self._refused[key]
             else:
                 out[key] = await self._resolve(conn, key, shows.get(key), tally)
         return out
@@ -233,15 +255,19 @@ class BatchApplier:
                 target = await self._cascade(conn, plex)
                 if self._dry_run:
                     self._dry_targets[key] = target
+                    if target.kind == "show" and target.show_id is not None:
+                        self._dry_titles[plex.title.lower()] = target.show_id
                     raise _Rollback
         except _Rollback:
             pass
         except UpstreamError as exc:
-            if exc.retryable:
-                raise  # TMDB or Plex down: the run fails and resumes here later
+            if must_wait(exc):
+                raise  # TMDB or Plex down, or our TMDB key refused: the run resumes here later
             # TMDB refused this one (an id it doesn't know): skip the show, say why.
-            tally.skip(f"show could not be matched: {exc.message}")
-            return Target("ignored")
+            log.info("user %d: Plex show %r skipped: %s", self._user_id, plex.title, exc)
+            why = SHOW_NOT_ON_TMDB if isinstance(exc, NotFound) else SHOW_TMDB_ERROR
+            refused = self._refused[key] = Target("refused", why=why)
+            return refused
         if target.added:
             tally.shows_added += 1
         if target.raised:
@@ -325,7 +351,7 @@ class BatchApplier:
             try:
                 changed = bool(await self._catalog.refresh_season(conn, show, season)) or changed
             except UpstreamError as exc:
-                if exc.retryable:
+                if must_wait(exc):
                     # TMDB down: skipping would lose the episode for good (the watermarks
                     # move past it); the run fails and the next one resumes this batch.
                     raise
@@ -365,7 +391,7 @@ async def settle_held(
         try:
             await catalog.refresh_season(conn, show, season)
         except UpstreamError as exc:
-            if exc.retryable:
+            if must_wait(exc):
                 waiting.add(season)
             log.info("conflict %d: TMDB refresh of season %d failed: %s", conflict.id, season, exc)
     await history_marks.say_history(conn)  # after the webhook replays: these are history's
