@@ -29,7 +29,7 @@ def proxy_networks(value: str) -> tuple[IpNetwork, ...]:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
             raise ValueError(
-                f"TRUSTED_PROXIES: {entry[:60]!r} is not an IP address or a network "
+                f"{entry[:60]!r} is not an IP address or a network "
                 "(give addresses and CIDRs separated by commas, e.g. 172.18.0.0/16,10.0.0.1)"
             ) from None
     return tuple(networks)
