@@ -1,0 +1,43 @@
+"""Issue 11 walked through as the README tells a new self-hoster, and what tripped them on the
+way: each a subprocess test through the real `plex-tracker` console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.cli import run_cli, table_rows
+
+
+def one_or_two_lines(done: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in done.stderr, done.stderr
+    assert 1 <= len(done.stderr.strip().splitlines()) <= 2, done.stderr
+
+
+def test_import_refuses_numbers_the_database_cannot_hold(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run_cli("connect", "--user", "ida", "--plex-token", "t", "--no-verify", env=cli_env)
+    path = tmp_path / "shows.json"
+    for entry, expected in [
+        ({"title": "A", "tmdb_id": 10**20}, "entry 2 ('A'): tmdb_id: Input should be less than"),
+        ({"title": "A", "tvdb_id": 2**31}, "entry 2 ('A'): tvdb_id: Input should be less than"),
+        (
+            {"title": "A", "seasons": [{"season_number": 2**40}]},
+            "entry 2 ('A'): seasons.0.season_number: Input should be less than",
+        ),
+        (
+            {"title": "A", "seasons": [{"season_number": 1, "episodes": [
+                {"episode_number": 1, "runtime": 2**31 - 1}]}]},
+            "entry 2 ('A'): seasons.0.episodes.0.runtime: Input should be less than",
+        ),
+    ]:  # fmt: skip
+        path.write_text(json.dumps([{"title": "Fine", "year": 2001}, entry]))
+        bad = run_cli("shows", "import", str(path), "--user", "ida", env=cli_env)
+        assert bad.returncode == 1 and expected in bad.stderr, bad.stderr
+        one_or_two_lines(bad)
+    # All or nothing: the good first entry was not imported either.
+    listed = run_cli("shows", "list", "--user", "ida", env=cli_env)
+    assert listed.returncode == 0, listed.stderr
+    assert not any("Fine" in cell for row in table_rows(listed.stdout) for cell in row)
