@@ -55,7 +55,12 @@ def _check_key(value: SecretStr | None, name: str) -> SecretStr | None:
 def _check_url(value: str | None, name: str, schemes: tuple[str, ...]) -> str | None:
     if value is None or value == "":
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  a port out of range or not a number: said here, not later
+    except ValueError:
+        # Not echoed: DATABASE_URL carries a password.
+        raise ValueError(f"{name} is not a valid URL: check its host and port (1-65535)") from None
     if parts.scheme not in schemes or not (parts.netloc or parts.query):
         raise ValueError(f"{name} must be a URL starting with {' or '.join(schemes)}://")
     return value.rstrip("/")

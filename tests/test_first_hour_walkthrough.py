@@ -41,3 +41,16 @@ def test_import_refuses_numbers_the_database_cannot_hold(
     listed = run_cli("shows", "list", "--user", "ida", env=cli_env)
     assert listed.returncode == 0, listed.stderr
     assert not any("Fine" in cell for row in table_rows(listed.stdout) for cell in row)
+
+
+def test_a_url_setting_with_a_bad_port_is_a_settings_error(cli_env: dict[str, str]) -> None:
+    for name, value in [
+        ("DATABASE_URL", "postgresql://postgres:pw-SECRET@127.0.0.1:99999/test"),
+        ("DATABASE_URL", "postgresql://postgres:pw-SECRET@[::1/test"),
+        ("PUBLIC_WEBHOOK_URL", "http://my-host:80a80"),
+    ]:
+        done = run_cli("logs", env={**cli_env, name: value})
+        assert done.returncode == 2, done.stderr
+        assert f"{name} is not a valid URL: check its host and port" in done.stderr
+        assert "pw-SECRET" not in done.stderr
+        one_or_two_lines(done)
