@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 from tests.cli import run_cli, table_rows
+from tests.harness import Daemon
+from tests.test_api import _user_with_token
 
 
 def one_or_two_lines(done: subprocess.CompletedProcess[str]) -> None:
@@ -54,3 +56,43 @@ def test_a_url_setting_with_a_bad_port_is_a_settings_error(cli_env: dict[str, st
         assert f"{name} is not a valid URL: check its host and port" in done.stderr
         assert "pw-SECRET" not in done.stderr
         one_or_two_lines(done)
+
+
+BAD_SERVER_URLS = [
+    "http://[::1",
+    "http://plex.lan:99999",
+    "http://plex.lan:32400x",
+    "http://:32400",
+]
+
+
+def test_connect_refuses_a_server_url_it_could_not_use(cli_env: dict[str, str]) -> None:
+    good = run_cli(
+        "connect", "--user", "sam", "--plex-token", "t", "--no-verify", "--no-sync",
+        "--server-url", "http://192.168.1.10:32400/", env=cli_env,
+    )  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    for url in BAD_SERVER_URLS:
+        bad = run_cli(
+            "connect", "--user", "sam", "--plex-token", "t", "--no-verify", "--server-url", url,
+            env=cli_env,
+        )  # fmt: skip
+        assert bad.returncode == 1, bad.stderr
+        assert "the server URL must look like http://192.168.1.10:32400" in bad.stderr
+        one_or_two_lines(bad)
+    # What was stored before is still there, and every command can use it.
+    doctor = run_cli("doctor", "--user", "sam", env=cli_env)
+    assert "Traceback" not in doctor.stderr, doctor.stderr
+    assert "http://192.168.1.10:32400 (--server-url)" in doctor.stdout, doctor.stdout
+
+
+async def test_the_api_refuses_a_server_url_it_could_not_use(daemon: Daemon) -> None:
+    user_id, _, api = await _user_with_token(daemon, "alice")
+    before = await daemon.services.accounts.config(user_id)
+    for url in BAD_SERVER_URLS:
+        answer = await api("POST", "/api/plex/config", json={"server_url": url})
+        assert answer.status_code == 400, answer.text
+        assert "the server URL must look like" in answer.json()["error"]
+    after = await daemon.services.accounts.config(user_id)
+    assert before is not None and after is not None
+    assert after.server_url == before.server_url == daemon.plex_server.base_url

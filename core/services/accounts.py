@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from core.crypto import (
     Cipher,
@@ -28,6 +29,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OWNER_CACHE_SECONDS = 5.0
+
+
+def checked_server_url(value: str) -> str:
+    """A Plex server address as it is stored: http(s), a host, a port that parses. Checked
+    here, once for every edge, so a malformed one never reaches the calls made with it."""
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # an unclosed [IPv6 address, a port out of range or not a number
+        ok = False
+    if not ok or any(c.isspace() for c in url):
+        raise InvalidInputError(
+            "the server URL must look like http://192.168.1.10:32400 "
+            "(http:// or https://, a host, and a port from 1 to 65535 if given)"
+        )
+    return url.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -77,8 +95,8 @@ class AccountService:
         token = plex_token.strip()
         if not token or any(c.isspace() for c in token):
             raise InvalidInputError("the Plex token is empty or contains spaces")
-        if server_url is not None and not server_url.startswith(("http://", "https://")):
-            raise InvalidInputError("the server URL must start with http:// or https://")
+        if server_url is not None:
+            server_url = checked_server_url(server_url)
         account_id, username, verified, warning = None, None, False, None
         if verify and self._plextv is not None:
             from core.clients.errors import Unauthorized, UpstreamError
@@ -112,7 +130,7 @@ class AccountService:
                 await plex_config.update_settings(
                     conn,
                     user.id,
-                    server_url=server_url.rstrip("/") if server_url else None,
+                    server_url=server_url,
                     followed_accounts=accounts,
                     enabled=True,
                 )
@@ -219,6 +237,8 @@ class AccountService:
     async def update_settings(self, user_id: int, **changes: object) -> PlexConfig:
         """Change what is given. Choosing where notifications go (a channel, or DMs again)
         also gives the ones Discord refused another try: that is how a user says "fixed"."""
+        if isinstance(url := changes.get("server_url"), str):
+            changes["server_url"] = checked_server_url(url)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 config = await plex_config.update_settings(conn, user_id, **changes)  # type: ignore[arg-type]
