@@ -11,6 +11,8 @@ from core.services.container import Services
 
 STATUSES = ("success", "failed", "ignored", "duplicate", "pending")
 MARKED = frozenset({"marked_watched", "show_added"})
+# Pending behind an open conflict: the scrobble that raised it, and those queued after it.
+HELD = frozenset({"conflict_created", "held_for_conflict"})
 
 
 def episode_label(e: LogEntry) -> str:
@@ -25,7 +27,7 @@ def outcome(e: LogEntry) -> str:
     if e.status == "success" and e.action_taken in MARKED:
         return "marked watched" + (" (show added)" if e.action_taken == "show_added" else "")
     if e.status == "pending":
-        if e.action_taken == "held_for_conflict":
+        if e.action_taken in HELD:
             return "waiting behind a conflict: see `plex-tracker conflicts`"
         return "queued"
     reason = e.error_message or (e.action_taken or "").replace("_", " ")

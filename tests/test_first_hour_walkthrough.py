@@ -3,6 +3,7 @@ way: each a subprocess test through the real `plex-tracker` console script."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from tests.cli import run_cli, table_rows
 from tests.harness import Daemon
 from tests.test_api import _user_with_token
+from tests.test_conflicts import current_agent, raise_conflict, show
 
 
 def one_or_two_lines(done: subprocess.CompletedProcess[str]) -> None:
@@ -96,3 +98,18 @@ async def test_the_api_refuses_a_server_url_it_could_not_use(daemon: Daemon) -> 
     after = await daemon.services.accounts.config(user_id)
     assert before is not None and after is not None
     assert after.server_url == before.server_url == daemon.plex_server.base_url
+
+
+async def test_logs_say_a_scrobble_that_raised_a_conflict_waits_behind_it(
+    daemon: Daemon, cli_env: dict[str, str]
+) -> None:
+    user_id, secret = await daemon.connect()
+    await daemon.import_shows(user_id, [show("Star Trek: Deep Space Nine", 1993, episodes=2)])
+    payloads = [current_agent(daemon, "6001", "Star Trek: Deep Space 9", 1993, n) for n in (1, 2)]
+    _, log_ids = await raise_conflict(daemon, secret, payloads, "low_confidence")
+
+    done = await asyncio.to_thread(run_cli, "logs", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    outcomes = {r[0]: r[5] for r in table_rows(done.stdout)[1:]}
+    for log_id in log_ids:  # the first raised the conflict, the second queued behind it
+        assert outcomes[str(log_id)].startswith("waiting behind a conflict"), outcomes
