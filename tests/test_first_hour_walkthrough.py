@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.cli import run_cli, table_rows
 from tests.harness import Daemon
+from tests.processes import free_port
 from tests.test_api import _user_with_token
 from tests.test_conflicts import current_agent, raise_conflict, show
 
@@ -113,3 +114,41 @@ async def test_logs_say_a_scrobble_that_raised_a_conflict_waits_behind_it(
     outcomes = {r[0]: r[5] for r in table_rows(done.stdout)[1:]}
     for log_id in log_ids:  # the first raised the conflict, the second queued behind it
         assert outcomes[str(log_id)].startswith("waiting behind a conflict"), outcomes
+
+
+def test_plex_tv_out_of_reach_is_said_once_with_what_to_do(cli_env: dict[str, str]) -> None:
+    """Offline (or a DNS problem): connect stores the token with one warning line saying
+    what that means, and the history sync says how to do without plex.tv. No retry chatter
+    or log lines with times and module names around them."""
+    env = {
+        **cli_env,
+        "PLEX_TV_BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "PUBLIC_WEBHOOK_URL": "http://192.168.1.20:8080",  # no loopback warning
+    }
+    connected = run_cli(
+        "connect", "--user", "otto", "--plex-token", "-", "--no-sync", env=env,
+        input_text="tok-otto\n",
+    )  # fmt: skip
+    assert connected.returncode == 0, connected.stderr
+    (warning,) = connected.stderr.strip().splitlines()
+    assert warning.startswith("warning: could not check the token with plex.tv ("), warning
+    assert "failed: connection refused" in warning
+    assert "every Plex account's watches count" in warning
+
+    synced = run_cli("sync", "--user", "otto", env=env)
+    assert synced.returncode == 1
+    (error,) = synced.stderr.strip().splitlines()
+    assert error.startswith("error: cannot look the Plex server up on plex.tv ("), error
+    assert "connection refused" in error and "set --server-url" in error
+
+    # The server named, and not answering: one line too, with what to do.
+    run_cli(
+        "connect", "--user", "otto", "--plex-token", "tok-otto", "--no-verify", "--no-sync",
+        "--server-url", f"http://127.0.0.1:{free_port()}", env=env,
+    )  # fmt: skip
+    again = run_cli("sync", "--user", "otto", env=env)
+    assert again.returncode == 1
+    (error,) = again.stderr.strip().splitlines()
+    assert "did not answer" in error and "connection refused" in error, error
+    doctor = run_cli("doctor", "--user", "otto", env=env)
+    assert ": connection refused" in doctor.stdout and "ConnectError" not in doctor.stdout

@@ -97,7 +97,7 @@ class AccountService:
             raise InvalidInputError("the Plex token is empty or contains spaces")
         if server_url is not None:
             server_url = checked_server_url(server_url)
-        account_id, username, verified, warning = None, None, False, None
+        account_id, username, verified, unchecked = None, None, False, None
         if verify and self._plextv is not None:
             from core.clients.errors import Unauthorized, UpstreamError
 
@@ -109,8 +109,9 @@ class AccountService:
                     "plex.tv refused this token (401): check it and try again"
                 ) from None
             except UpstreamError as exc:
-                warning = f"could not verify the token with plex.tv ({exc}); stored it anyway"
-                log.warning("token check skipped: %s", exc)
+                unchecked = exc.message
+                # INFO: the caller shows the warning built below (CLI, Discord).
+                log.info("token check skipped: %s", exc)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 if user is None:
@@ -148,6 +149,14 @@ class AccountService:
                     secret = self._cipher.decrypt(config.webhook_secret, secret_slot(user.id))
         finally:
             self.forget_owners()  # after the commit: see owner_of_secret
+        warning = None
+        if unchecked is not None:
+            warning = f"could not check the token with plex.tv ({unchecked}); stored it unchecked"
+            if not (accounts or config.followed_accounts or config.plex_account_id):
+                warning += (
+                    ": until it is checked every Plex account's watches count. Connect again "
+                    "once plex.tv answers, or choose the accounts to follow"
+                )
         log.info("user %s connected Plex (new user: %s, new secret: %s)", user.id, created, rotated)
         return Connection(
             user=user,
