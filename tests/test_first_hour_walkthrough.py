@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 from pathlib import Path
 
-from tests.cli import run_cli, table_rows
+import httpx
+
+from tests.cli import entry_point, run_cli, table_rows
+from tests.fakes.plex_server import FakePlexServer
+from tests.fakes.plextv import FakePlexTv
 from tests.harness import Daemon
-from tests.processes import free_port
+from tests.plex_payloads import episode, event, multipart
+from tests.processes import RunningService, free_port
 from tests.test_api import _user_with_token
 from tests.test_conflicts import current_agent, raise_conflict, show
 
@@ -152,3 +158,80 @@ def test_plex_tv_out_of_reach_is_said_once_with_what_to_do(cli_env: dict[str, st
     assert "did not answer" in error and "connection refused" in error, error
     doctor = run_cli("doctor", "--user", "otto", env=env)
     assert ": connection refused" in doctor.stdout and "ConnectError" not in doctor.stdout
+
+
+# ------------------------------------------------------- the README's five minutes, as printed
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+URL = re.compile(r"http://\S+?/api/plex/webhook(\?secret=\S+)?")
+
+
+def _readme_console_blocks() -> list[list[str]]:
+    """The ```console blocks of "First webhook in five minutes", their lines stripped."""
+    text = README.read_text().split("## First webhook in five minutes", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```console\n(.*?)```", text, flags=re.S)
+    return [[line.strip() for line in block.strip().splitlines()] for block in blocks]
+
+
+def _same_shape(line: str) -> str:
+    """What differs between the README's machine and this one: addresses, times, ids."""
+    line = URL.sub("<URL>", line)
+    line = re.sub(r"ready in [0-9.]+s", "ready in <t>s", line)
+    line = re.sub(r"listening on http://\S+", "listening on <address>", line)
+    return re.sub(r"run \d+ queued", "run <n> queued", line)
+
+
+async def test_the_readme_walk_through_prints_what_the_readme_shows(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Steps 1, 2 and 4, as a person reads them: what the README shows is what is printed
+    (the token piped here; the hidden prompt has its own test)."""
+    connect_block, reached_block = _readme_console_blocks()
+    command, prompt, *printed = connect_block
+    assert command.startswith("$ plex-tracker connect --user alice --server-url ")
+    assert command.endswith(" --wait") and prompt == "Plex token (input hidden):"
+
+    env = {k: v for k, v in cli_env.items() if k != "PUBLIC_WEBHOOK_URL"}
+    service = RunningService(env, tmp_path / "run.log")
+    async with FakePlexTv() as plextv, FakePlexServer(token="tok-alice") as server:
+        plextv.add_account("tok-alice", username="alice")
+        env["PLEX_TV_BASE_URL"] = plextv.base_url
+        try:
+            await asyncio.to_thread(service.start)
+            ready = [
+                line for line in service.log_path.read_text().splitlines() if "ready in" in line
+            ]
+            said = re.search(r"plex-tracker listening on .*", ready[-1])
+            assert said is not None
+            assert _same_shape(said.group()) == (
+                "plex-tracker listening on <address> (ready in <t>s); Plex is given <URL>"
+            )
+            proc = await asyncio.create_subprocess_exec(
+                *entry_point(), "connect", "--user", "alice", "--server-url", server.base_url,
+                "--plex-token", "-", "--wait",
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            assert proc.stdin and proc.stdout and proc.stderr
+            proc.stdin.write(b"tok-alice\n")
+            proc.stdin.close()
+            out: list[str] = []
+            while not out or "secret=" not in out[-1]:
+                out.append((await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip())
+            waiting = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode().strip()
+            assert [_same_shape(x) for x in printed] == [_same_shape(x) for x in [*out, waiting]]
+
+            # Plex plays something: the webhook it sends when playback starts.
+            url = URL.search(out[-1])
+            assert url is not None
+            plex_url = re.sub(r"//[^/]+/", f"//127.0.0.1:{service.port}/", url.group())
+            body, ctype = multipart(
+                event("media.play", episode(), Player={"title": "Living Room TV", "local": True})
+            )
+            async with httpx.AsyncClient() as http:
+                answer = await http.post(plex_url, content=body, headers={"Content-Type": ctype})
+            assert answer.status_code == 200, answer.text
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+            assert proc.returncode == 0, err
+            assert err.decode().strip().splitlines() == reached_block
+        finally:
+            service.kill()
