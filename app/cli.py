@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run(settings))
             return 0
         settings = beside_daemon(settings)
+        if name == "connect":
+            cli_setup.read_token_first(args)
         return asyncio.run(_with_services(settings, COMMANDS[name], args))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -4,9 +4,15 @@ way: each a subprocess test through the real `plex-tracker` console script."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
+import pty
 import re
+import select
 import subprocess
+import termios
+import time
 from pathlib import Path
 
 import httpx
@@ -235,3 +241,49 @@ async def test_the_readme_walk_through_prints_what_the_readme_shows(
             assert err.decode().strip().splitlines() == reached_block
         finally:
             service.kill()
+
+
+# ------------------------------------------------------------------------ Ctrl-C at the prompt
+
+
+def _interrupt_at_the_prompt(args: list[str], env: dict[str, str]) -> tuple[int | None, str]:
+    """Run on a pseudo-terminal, press Ctrl-C at the token prompt; (status or None if it
+    is still running 10 s later, what the terminal showed)."""
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [*entry_point(), *args], env=env, stdin=slave, stdout=slave, stderr=slave,
+        preexec_fn=own_terminal,
+    )  # fmt: skip
+    os.close(slave)
+    shown, pressed, deadline = b"", None, time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if pressed is not None and time.monotonic() > pressed + 10:
+                return None, shown.decode(errors="replace")
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    shown += os.read(master, 4096)
+                except OSError:
+                    break
+            if pressed is None and b"Plex token" in shown:
+                time.sleep(0.3)  # getpass has turned echo off and is reading
+                os.write(master, b"\x03")  # the terminal turns it into SIGINT
+                pressed = time.monotonic()
+        return proc.wait(10), shown.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+def test_ctrl_c_at_the_token_prompt_stops_connect(cli_env: dict[str, str]) -> None:
+    status, shown = _interrupt_at_the_prompt(["connect", "--user", "cy", "--no-verify"], cli_env)
+    assert status == 130, f"one Ctrl-C did not stop it: {shown!r}"
+    assert "Traceback" not in shown, shown
+    assert run_cli("logs", "--user", "cy", env=cli_env).returncode == 1  # no user was made
