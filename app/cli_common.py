@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -72,6 +73,10 @@ def beside_daemon(settings: Settings) -> Settings:
     return settings
 
 
+# An embedded database that fails with these: the folder is the problem, not PostgreSQL.
+_CANNOT_WRITE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.ENOTDIR})
+
+
 def database_problem(exc: BaseException, settings: Settings) -> str | None:
     """One line for a database that can't be used, naming where (never the password)."""
     if settings.database_url is None:
@@ -94,5 +99,12 @@ def database_problem(exc: BaseException, settings: Settings) -> str | None:
         return f"{where} is starting up or shutting down: try again in a moment"
     if isinstance(exc, ConnectionError | TimeoutError | OSError):
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        return f"cannot reach {where} ({reason}): is PostgreSQL running? check DATABASE_URL"
+        if settings.database_url is not None:
+            return f"cannot reach {where} ({reason}): is PostgreSQL running? check DATABASE_URL"
+        if isinstance(exc, OSError) and exc.errno in _CANNOT_WRITE:
+            return (
+                f"cannot use DATA_DIR {settings.data_dir} ({reason}): set DATA_DIR to a "
+                "folder this user can write"
+            )
+        return f"cannot reach {where} ({reason}): its log is {settings.data_dir / 'pgdata' / 'log'}"
     return None

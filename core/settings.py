@@ -194,6 +194,19 @@ class Settings(BaseSettings):
         """The webhook URL without its secret."""
         return self.public_webhook_url or default_webhook_base(self.host, self.port)
 
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _data_dir(cls, v: Path) -> Path:
+        # A file where the folder should be (or on its path) would surface later as a
+        # database error; say it by name now.
+        for path in (v, *v.parents):
+            if path.exists():
+                if not path.is_dir():
+                    where = "" if path == v else f", so {v} cannot be one"
+                    raise ValueError(f"{path} is a file, not a folder{where}")
+                break
+        return v
+
     @field_validator("trusted_proxies", mode="after")
     @classmethod
     def _trusted_proxies(cls, v: str) -> str:

@@ -287,3 +287,28 @@ def test_ctrl_c_at_the_token_prompt_stops_connect(cli_env: dict[str, str]) -> No
     assert status == 130, f"one Ctrl-C did not stop it: {shown!r}"
     assert "Traceback" not in shown, shown
     assert run_cli("logs", "--user", "cy", env=cli_env).returncode == 1  # no user was made
+
+
+# ------------------------------------------------------------------------ a DATA_DIR it can't use
+
+
+def test_a_data_dir_it_cannot_use_is_named_with_what_to_do(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    embedded = {k: v for k, v in cli_env.items() if k not in ("DATABASE_URL", "ENCRYPTION_KEY")}
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for data_dir, expected in [
+        (a_file, f"DATA_DIR: {a_file} is a file, not a folder"),
+        (a_file / "sub", f"{a_file} is a file, not a folder, so {a_file / 'sub'} cannot be one"),
+    ]:
+        for command in ("run", "logs"):
+            done = run_cli(command, env={**embedded, "DATA_DIR": str(data_dir)})
+            assert done.returncode == 2 and expected in done.stderr, done.stderr
+            one_or_two_lines(done)
+    # A folder it may not create (sysfs refuses even root): the folder is named, not PostgreSQL.
+    denied = run_cli("logs", env={**embedded, "DATA_DIR": "/sys/plex-tracker-test"})
+    assert denied.returncode == 1
+    assert "cannot use DATA_DIR /sys/plex-tracker-test (" in denied.stderr
+    assert "DATABASE_URL" not in denied.stderr
+    one_or_two_lines(denied)
