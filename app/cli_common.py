@@ -67,9 +67,16 @@ async def user_id_of(services: Services, name: str | None) -> int | None:
 
 def beside_daemon(settings: Settings) -> Settings:
     """Settings for a command run beside a daemon on the same embedded database: URLs carry
-    the port it really listens on (PORT may be set only in the daemon's environment)."""
+    the port it really listens on, and its PUBLIC_WEBHOOK_URL unless this command sets one
+    (PORT and PUBLIC_WEBHOOK_URL may be set only in the daemon's environment, or in a `.env`
+    in the folder it was started from)."""
     if settings.database_url is None and (daemon := running_daemon(settings.data_dir)):
-        return settings.model_copy(update={"port": daemon.port or settings.port})
+        return settings.model_copy(
+            update={
+                "port": daemon.port or settings.port,
+                "public_webhook_url": settings.public_webhook_url or daemon.public_webhook_url,
+            }
+        )
     return settings
 
 

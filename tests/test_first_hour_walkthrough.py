@@ -11,11 +11,13 @@ import pty
 import re
 import select
 import subprocess
+import tempfile
 import termios
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.cli import entry_point, run_cli, table_rows
 from tests.fakes.plex_server import FakePlexServer
@@ -312,3 +314,62 @@ def test_a_data_dir_it_cannot_use_is_named_with_what_to_do(
     assert "cannot use DATA_DIR /sys/plex-tracker-test (" in denied.stderr
     assert "DATABASE_URL" not in denied.stderr
     one_or_two_lines(denied)
+
+
+# ------------------------------------------- PUBLIC_WEBHOOK_URL set only where `run` started
+
+
+@pytest.mark.slow
+def test_connect_from_another_folder_prints_the_daemons_public_url(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """PUBLIC_WEBHOOK_URL in the `.env` of the folder `run` was started from: `connect` in
+    another folder (the per-user DATA_DIR finds the same database) prints that URL too,
+    not the LAN address Plex may not be able to reach."""
+    env = {
+        k: v
+        for k, v in cli_env.items()
+        if k not in ("DATABASE_URL", "ENCRYPTION_KEY", "PUBLIC_WEBHOOK_URL", "DATA_DIR")
+    }
+    with tempfile.TemporaryDirectory(prefix="plex-tracker-public-") as holder:
+        os.chmod(holder, 0o755)  # as root, initdb runs as an unprivileged user
+        home = Path(holder)
+        env.update(HOME=str(home), XDG_DATA_HOME=str(home / "xdg"))
+        started_in, elsewhere = home / "clone", home / "elsewhere"
+        started_in.mkdir()
+        elsewhere.mkdir()
+        (started_in / ".env").write_text("PUBLIC_WEBHOOK_URL=https://plex-tracker.example.org\n")
+        service = RunningService(env, tmp_path / "run.log")
+        try:
+            with (tmp_path / "run.log").open("ab") as log:
+                service.proc = subprocess.Popen(
+                    [*entry_point(), "run"], env=service.env, cwd=started_in,
+                    stdout=log, stderr=log,
+                )  # fmt: skip
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                assert service.proc.poll() is None, (tmp_path / "run.log").read_text()
+                try:
+                    if httpx.get(service.base_url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            connected = subprocess.run(
+                [*entry_point(), "connect", "--user", "una", "--plex-token", "t", "--no-verify",
+                 "--no-sync"],
+                env=env, cwd=elsewhere, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert connected.returncode == 0, connected.stderr
+            url = connected.stdout.strip().splitlines()[-1]
+            assert url.startswith("https://plex-tracker.example.org/api/plex/webhook?secret="), url
+            # This command's own setting still wins.
+            own = subprocess.run(
+                [*entry_point(), "connect", "--user", "una", "--rotate-secret"],
+                env={**env, "PUBLIC_WEBHOOK_URL": "http://10.0.0.5:8080"}, cwd=elsewhere,
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert own.stdout.strip().splitlines()[-1].startswith("http://10.0.0.5:8080/api/")
+        finally:
+            if service.proc is not None and service.proc.poll() is None:
+                assert service.stop() == 0  # SIGTERM: the embedded server stops with it
