@@ -23,7 +23,7 @@ from tests.cli import entry_point, run_cli, table_rows
 from tests.fakes.plex_server import FakePlexServer
 from tests.fakes.plextv import FakePlexTv
 from tests.harness import Daemon
-from tests.plex_payloads import episode, event, multipart
+from tests.plex_payloads import episode, event, multipart, scrobble
 from tests.processes import RunningService, free_port
 from tests.test_api import _user_with_token
 from tests.test_conflicts import current_agent, raise_conflict, show
@@ -373,3 +373,34 @@ def test_connect_from_another_folder_prints_the_daemons_public_url(
         finally:
             if service.proc is not None and service.proc.poll() is None:
                 assert service.stop() == 0  # SIGTERM: the embedded server stops with it
+
+
+# ------------------------------------------------------------ status: a retry is not queueing
+
+
+async def test_status_counts_a_retry_apart_from_waiting_in_the_queue(
+    daemon: Daemon, cli_env: dict[str, str]
+) -> None:
+    """A scrobble that failed (episode not in the tracker yet) and was retried hours later
+    waited hours since it arrived, but not in the queue: `status` says so apart."""
+    user_id, secret = await daemon.connect()
+    await daemon.import_shows(user_id, [show("The Office", 2005, episodes=2, tmdb_id=2316)])
+    daemon.plex_server.add_show("1936543", "The Office", 2005, guids=["tmdb://2316"])
+    failed = await daemon.post(scrobble(episode(season=1, number=3)), secret)
+    assert (await daemon.settled(failed.json()["id"]))["status"] == "failed"
+    marked = await daemon.post(scrobble(episode(season=1, number=1)), secret)
+    assert (await daemon.settled(marked.json()["id"]))["status"] == "success"
+    # Three hours later the tracker knows the episode, and the retry marks it.
+    await daemon.fetch(
+        "UPDATE plex_webhook_logs SET created_at = created_at - interval '3 hours' WHERE id = $1",
+        failed.json()["id"],
+    )
+    await daemon.import_shows(user_id, [show("The Office", 2005, episodes=3, tmdb_id=2316)])
+    replayed = await asyncio.to_thread(run_cli, "replay", "--user", "alice", env=cli_env)
+    assert "1 marked watched" in replayed.stdout, replayed.stdout + replayed.stderr
+
+    done = await asyncio.to_thread(run_cli, "status", "--user", "alice", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    queued = re.search(r"waiting in the queue\s+mean (\d+) ms", done.stdout)
+    assert queued and int(queued[1]) < 10_000, done.stdout
+    assert re.search(r"retried after a failure\s+1 scrobbles, mean 3 h", done.stdout), done.stdout

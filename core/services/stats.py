@@ -34,6 +34,8 @@ class UserStats:
     held_wait_mean_ms: float | None
     mappings: dict[str, int]  # every band in BANDS
     open_conflicts: int
+    retried: int = 0  # settled after a failed attempt, and how long from arrival on average
+    retried_wait_mean_ms: float | None = None
 
     @property
     def total(self) -> int:
@@ -80,6 +82,8 @@ class StatsService:
             held_wait_mean_ms=window.held_wait_mean_ms,
             mappings={b: bands.get(b, 0) for b in BANDS},
             open_conflicts=conflicts,
+            retried=window.retried,
+            retried_wait_mean_ms=window.retried_wait_mean_ms,
         )
 
     async def all_users(self, *, days: int = 30) -> list[UserStats]:
@@ -124,6 +128,14 @@ def timing_lines(s: UserStats) -> list[tuple[str, str]]:
             (
                 "waiting behind conflicts",
                 f"{s.held} scrobbles, mean {human_duration(s.held_wait_mean_ms)}",
+            )
+        )
+    if s.retried:
+        lines.append(
+            (
+                "retried after a failure",
+                f"{s.retried} scrobbles, mean {human_duration(s.retried_wait_mean_ms)} "
+                "from arrival",
             )
         )
     return lines
