@@ -31,6 +31,21 @@ class _Console(Console):
         raise BrokenPipeError
 
 
+def int_from(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (else a usage error, status 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    return parse
+
+
 def _console(*, stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # Piped into a file or `grep`: no colours, and lines as long as they need to be.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli_common import Command, Subparsers, out, table, user_id_of
+from app.cli_common import Command, Subparsers, int_from, out, table, user_id_of
 from core.db import webhook_logs
 from core.db.webhook_logs import LogEntry
 from core.services.container import Services
@@ -98,7 +98,11 @@ def add_parsers(sub: Subparsers) -> None:
     lg.add_argument("--user", help="only this user's (default: everyone's)")
     lg.add_argument("--status", choices=STATUSES, help="only webhooks with this outcome")
     lg.add_argument(
-        "--limit", type=int, default=20, metavar="N", help="how many, newest first (default 20)"
+        "--limit",
+        type=int_from(1, 10_000),
+        default=20,
+        metavar="N",
+        help="how many, newest first (default 20, at most 10000)",
     )
     rep = sub.add_parser(
         "replay", help="retry every failed scrobble now and say why any were not marked"

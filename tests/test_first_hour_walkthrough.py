@@ -404,3 +404,17 @@ async def test_status_counts_a_retry_apart_from_waiting_in_the_queue(
     queued = re.search(r"waiting in the queue\s+mean (\d+) ms", done.stdout)
     assert queued and int(queued[1]) < 10_000, done.stdout
     assert re.search(r"retried after a failure\s+1 scrobbles, mean 3 h", done.stdout), done.stdout
+
+
+def test_a_window_or_limit_out_of_range_is_a_usage_error(cli_env: dict[str, str]) -> None:
+    # A user, so that `status` reads the window (a traceback from PostgreSQL, before).
+    assert run_cli("connect", "--user", "wim", "--plex-token", "t", "--no-verify", env=cli_env)
+    for args, expected in [
+        (["status", "--days", "99999999"], "argument --days: 99999999 is not from 1 to 3650"),
+        (["status", "--days", "0"], "argument --days: 0 is not from 1 to 3650"),
+        (["logs", "--limit", "0"], "argument --limit: 0 is not from 1 to 10000"),
+        (["logs", "--limit", "many"], "argument --limit: 'many' is not a whole number"),
+    ]:
+        done = run_cli(*args, env=cli_env)
+        assert done.returncode == 2 and expected in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from core.db import plex_config, stats, users
 from core.db.pool import Pool
-from core.errors import NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 
 STATUSES = ("success", "failed", "ignored", "duplicate", "pending")
 BANDS = ("exact", "high", "medium", "low", "manual", "ignored")
@@ -48,11 +48,20 @@ class UserStats:
         return "connected" if self.enabled else "paused"
 
 
+MAX_DAYS = 3650  # ten years; far more overflows PostgreSQL's timestamps
+
+
+def check_days(days: int) -> None:
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInputError(f"days must be from 1 to {MAX_DAYS}")
+
+
 class StatsService:
     def __init__(self, *, pool: Pool) -> None:
         self._pool = pool
 
     async def for_user(self, user_id: int, *, days: int = 30) -> UserStats:
+        check_days(days)
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
             user = await users.by_id(conn, user_id)
             if user is None:
@@ -87,6 +96,7 @@ class StatsService:
         )
 
     async def all_users(self, *, days: int = 30) -> list[UserStats]:
+        check_days(days)
         async with self._pool.acquire() as conn:
             ids = await stats.user_ids(conn)
         return [await self.for_user(i, days=days) for i in ids]
