@@ -418,3 +418,21 @@ def test_a_window_or_limit_out_of_range_is_a_usage_error(cli_env: dict[str, str]
         done = run_cli(*args, env=cli_env)
         assert done.returncode == 2 and expected in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+async def test_resolve_with_a_tmdb_id_out_of_range_says_so(
+    daemon: Daemon, cli_env: dict[str, str]
+) -> None:
+    user_id, secret = await daemon.connect()
+    await daemon.import_shows(user_id, [show("Star Trek: Deep Space Nine", 1993, episodes=2)])
+    payloads = [current_agent(daemon, "6001", "Star Trek: Deep Space 9", 1993, 1)]
+    conflict_id, _ = await raise_conflict(daemon, secret, payloads, "low_confidence")
+    for tmdb in ("99999999999999999", "-5"):
+        done = await asyncio.to_thread(
+            run_cli, "resolve", str(conflict_id), "--tmdb", tmdb, env=cli_env
+        )
+        assert done.returncode == 1, done.stderr
+        assert f"error: {tmdb} is not a TMDB id" in done.stderr
+        one_or_two_lines(done)
+    still = await daemon.fetch("SELECT resolved FROM plex_conflicts WHERE id = $1", conflict_id)
+    assert still[0]["resolved"] is False
