@@ -58,6 +58,7 @@ KINDS = ("conflict", "failure", "server_problem", NOTICE_KIND, *tv_notices.KINDS
 # Refusals that are neither an outage nor final (a 400 for a message Discord won't take):
 # one bad row must not cost forever. /plex conflicts still shows a conflict.
 MAX_ATTEMPTS = 10
+MISSING_PERMISSIONS = 50013  # Discord's code for a 403 over one permission, e.g. Attach Files
 # During an outage the wait between tries doubles from the interval up to this many times
 # it (5 s -> 100 s by default).
 OUTAGE_BACKOFF_FACTOR = 20
@@ -172,7 +173,22 @@ class OutboxNotifier:
         embed, view, what, files = built
         target = await self._target(conn, note.user_id)
         try:
-            message = await self._send(target, embed, view, files)
+            try:
+                message = await self._send(target, embed, view, files)
+            except discord.Forbidden as exc:
+                if not files or exc.code != MISSING_PERMISSIONS:
+                    raise
+                # Posting is allowed but uploading is not (no Attach Files in the channel):
+                # the embed carries the chart's figures as text, so it goes without it.
+                log.info(
+                    "outbox %d: %s sent without its %d file(s): %s",
+                    note.id,
+                    what,
+                    len(files),
+                    exc.text,
+                )
+                embed.set_image(url=None)
+                message = await self._send(target, embed, view)
         except discord.HTTPException as exc:
             return await self._failed(conn, note, what, exc)
         except discord.InvalidData as exc:

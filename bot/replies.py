@@ -15,6 +15,7 @@ from core.errors import DomainError, ForbiddenError
 
 log = logging.getLogger(__name__)
 
+MAX_CONTENT = 2000  # Discord refuses a longer message outright
 GENERIC_ERROR = "Something went wrong on our side; it has been logged. Try again in a moment."
 
 
@@ -60,8 +61,11 @@ async def report_error(interaction: discord.Interaction[Any], exc: BaseException
             exc_info=exc,
         )
         message = GENERIC_ERROR
+    text = f"⚠️ {message}"
+    if len(text) > MAX_CONTENT:  # a domain message quoting long user data must still arrive
+        text = text[: MAX_CONTENT - 1] + "…"
     try:
-        await reply(interaction, f"⚠️ {message}", ephemeral=True)
+        await reply(interaction, text, ephemeral=True)
     except discord.HTTPException as send_exc:
         log.warning("interaction %s: could not send the error: %s", interaction.id, send_exc)
 

@@ -90,8 +90,9 @@ class Metrics:
         )
         self.held_requeued = Counter(
             "plex_tracker_held_requeued_total",
-            "Scrobbles the retry job found held behind an already resolved conflict and put "
-            "back in the queue (a safety net; should stay 0)",
+            "Scrobbles and history episodes the retry job found held behind an already "
+            "resolved conflict and applied (a safety net; stays 0 unless TMDB was down when "
+            "a conflict was resolved)",
             registry=r,
         )
         self.queue_depth = Gauge(

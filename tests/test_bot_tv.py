@@ -136,12 +136,19 @@ async def test_add_mark_upnext_history_from_discord(
         results = await answer(fake, typed)
         said("/tv add title:The Office (typed)", results)
         assert buttons(results) == [(f"tv:add:{user.id}:2316", "1. The Office (2005)", False)]
+        # Each answer with its poster (autocomplete choices can't carry one).
+        [heading, office] = results["embeds"]
+        assert heading["title"] == "TMDB: “The Office”"
+        assert office["title"] == "1. The Office (2005)"
+        assert office["url"] == "https://www.themoviedb.org/tv/2316"
+        assert office["thumbnail"]["url"] == "https://image.tmdb.org/t/p/w342/poster2316.jpg"
         await fake.click(results, f"tv:add:{user.id}:2316", ALICE)
         await fake.wait_until(
             lambda: "Added **The Office (2005)**" in str(results.get("content")),
             what="the results replaced by the added show",
         )
         said("after the TMDB result button", results)
+        assert [e["title"] for e in results["embeds"]] == ["The Office (2005)"]
 
         # /tv mark: the whole first season, then "the next one" by typed title.
         choices = await fake.autocomplete(ALICE, "tv", "mark", {"show": "sev"}, focused="show")

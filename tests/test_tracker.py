@@ -503,3 +503,23 @@ async def test_add_twice_at_once_and_tmdb_down(daemon: Daemon) -> None:
     assert first.detail.show.id == second.detail.show.id
     assert len(await daemon.fetch("SELECT 1 FROM tvshows")) == 1
     assert len(await daemon.fetch("SELECT 1 FROM tvshow_episodes")) == 20
+
+
+async def test_a_typed_title_shared_by_two_shows_names_their_years(daemon: Daemon) -> None:
+    """`/tv mark show: Doctor Who` typed, with the 1963 and the 2005 series in the tracker:
+    the answer must tell them apart, not say “Doctor Who”, “Doctor Who”."""
+    user_id, _ = await daemon.connect()
+    await daemon.import_shows(
+        user_id,
+        [
+            {"title": "Doctor Who", "year": 1963},
+            {"title": "Doctor Who", "year": 2005},
+            {"title": "Doctor Who Confidential"},
+        ],
+    )
+    with pytest.raises(NotFoundError) as refused:
+        await daemon.services.tracker.resolve_show(user_id, "doctor who")
+    assert str(refused.value) == (
+        "“doctor who” could be “Doctor Who” (1963), “Doctor Who” (2005), "
+        "“Doctor Who Confidential”: pick one from the suggestions."
+    )

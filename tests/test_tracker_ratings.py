@@ -167,3 +167,77 @@ async def test_a_non_finite_rating_is_refused_not_taken_for_cleared(
     # A rating inside a scrobble is not a rating event: nothing stored.
     await daemon.post({**scrobble(), "rating": 3, "Account": OWNER}, secret)
     assert float((await _ratings(daemon))[0]) == 7.0
+
+
+async def test_a_relays_blank_rating_is_no_rating_not_bad_input(daemon: Daemon) -> None:
+    """Templated relays (Tautulli, n8n) render a value they don't have as "": for a rating
+    that means "none" (a clearing, or Metadata.userRating when that has one), never a 400."""
+    add_severance(daemon)
+    user_id, secret = await daemon.connect()
+    await daemon.services.tracker.add_show(user_id, SEVERANCE)
+    assert (await _row(daemon, await daemon.post(rated_show(7), secret)))["status"] == "success"
+    relayed = rated_show("", userRating=" ")
+    answer = await daemon.post(relayed, secret)
+    assert answer.status_code == 200, answer.text
+    row = await _row(daemon, answer)
+    assert (row["status"], row["action_taken"]) == ("success", "rating_cleared"), dict(row)
+    assert (await _ratings(daemon)) == (None, {})
+    # A blank top-level value leaves Metadata.userRating to say it.
+    answer = await daemon.post(rated_show("", userRating="6.5"), secret)
+    assert (await _row(daemon, answer))["action_taken"] == "rating_saved"
+    assert float((await _ratings(daemon))[0]) == 6.5
+
+
+async def test_history_sync_reads_the_owners_ratings(daemon: Daemon) -> None:
+    """The library the history sync reads carries the owner's `userRating` on shows and
+    episodes: stored on the tracker's show or episode (a dry run stores nothing, and a show
+    Plex has no rating for keeps the one a media.rate gave it)."""
+    from tests.history_support import T0, plex_show, tracker_show
+
+    user_id, secret = await daemon.connect("alice")
+    await daemon.import_shows(
+        user_id,
+        [
+            tracker_show("The Office", 2005, 2316, {1: 3}),
+            tracker_show("Severance", 2022, SEVERANCE, {1: 3}),
+        ],
+    )
+    plex = daemon.plex_server
+    office = plex_show(plex, 100, "The Office", 2005, {1: 3}, tmdb_id=2316)
+    severance = plex_show(plex, 200, "Severance", 2022, {1: 3}, tmdb_id=SEVERANCE)
+    plex.watch(office.ep(1, 1).rating_key, viewed_at=T0)
+    plex.watch(office.ep(1, 2).rating_key, viewed_at=T0 + 60)
+    plex.watch(severance.ep(1, 1).rating_key, viewed_at=T0 + 120)
+    plex.items["100"].user_rating = 9.0
+    plex.episodes[office.ep(1, 2).rating_key].user_rating = 7.5
+    # Severance: rated through a webhook, and Plex's library says nothing about it.
+    assert (await _row(daemon, await daemon.post(rated_show(6), secret)))["status"] == "success"
+
+    dry = await daemon.services.history.run_now(user_id, trigger="cli", dry_run=True)
+    assert dry is not None and dry.state == "succeeded", dry
+    assert await _by_title(daemon) == {"The Office": (None, {}), "Severance": (6.0, {})}
+
+    run = await daemon.services.history.run_now(user_id, trigger="cli")
+    assert run is not None and run.state == "succeeded", run
+    assert await _by_title(daemon) == {
+        "The Office": (9.0, {(1, 2): 7.5}),
+        "Severance": (6.0, {}),
+    }
+    [show] = await daemon.services.tracker.find_shows(user_id, "The Office")
+    assert show.user_rating == 9.0
+
+
+async def _by_title(daemon: Daemon) -> dict[str, tuple[float | None, dict[tuple[int, int], float]]]:
+    shows = await daemon.fetch("SELECT id, title, user_rating FROM tvshows")
+    found = {}
+    for s in shows:
+        rows = await daemon.fetch(
+            """SELECT season, episode, user_rating FROM tvshow_episodes
+               WHERE tvshow_id = $1 AND user_rating IS NOT NULL""",
+            s["id"],
+        )
+        found[s["title"]] = (
+            float(s["user_rating"]) if s["user_rating"] is not None else None,
+            {(r["season"], r["episode"]): float(r["user_rating"]) for r in rows},
+        )
+    return found

@@ -154,9 +154,17 @@ def tv_group() -> app_commands.Group:
         if tmdb_id is None:
             # Typed without picking a suggestion: let them pick from TMDB's answers.
             results = await service.search_tmdb(title, limit=5)
+            tmdb = interaction.client.services.tmdb
+            posters = await asyncio.gather(*(tmdb.poster_url(r.poster_path) for r in results))
             await reply(
                 interaction,
-                embed=embeds.search_results_embed(title.strip(), results),
+                embeds=[
+                    embeds.search_results_embed(title.strip(), results),
+                    *(
+                        embeds.search_result_embed(i, r, poster)
+                        for i, (r, poster) in enumerate(zip(results, posters, strict=True))
+                    ),
+                ],
                 view=results_view(user.id, results),
                 ephemeral=not share,
             )
@@ -175,7 +183,7 @@ def tv_group() -> app_commands.Group:
     async def upnext(interaction: Interaction, share: bool = False) -> None:
         await defer(interaction, ephemeral=not share)
         user = await require_user(interaction)
-        items = await tracker(interaction).up_next(user.id)
+        items = await tracker(interaction).up_next(user.id, limit=embeds.UPNEXT_FETCH)
         await reply(
             interaction,
             embed=embeds.upnext_embed(items),
@@ -295,7 +303,7 @@ def tv_group() -> app_commands.Group:
                 await service.set_notify(user.id, weekly_recap=recap == "on")
             await reply(
                 interaction,
-                f"🔔 New-episode notices **{state}** for **{detail.show.title}**.",
+                f"🔔 New-episode notices **{state}** for **{clip(detail.show.title, 100)}**.",
                 embed=embeds.show_embed(detail),
                 view=show_view(user.id, detail),
             )

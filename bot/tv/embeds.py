@@ -17,6 +17,10 @@ from core.tracker.now import NowPlaying
 from core.tracker.service import SOURCES, History, MarkResult, ShowDetail, ShowPage
 
 CHART_FILE = "activity.png"
+# /tv upnext lists this many shows (with their last-watched times, well inside an embed's
+# 4,096 characters) and asks for up to UPNEXT_FETCH to say how many more are in progress.
+UPNEXT_LINES = 15
+UPNEXT_FETCH = 101
 FILTER_LABELS = {
     "watching": "watching",
     "finished": "finished",
@@ -60,6 +64,10 @@ def day(value: date | None, today: date | None = None) -> str:
     if delta == 1:
         return "tomorrow"
     return value.isoformat()
+
+
+def aired(value: date | None, today: date | None = None) -> str:
+    return f"aired {day(value, today)}" if value is not None else "no air date"
 
 
 def duration(minutes: int) -> str:
@@ -114,7 +122,8 @@ def shows_embed(page: ShowPage) -> discord.Embed:
 def show_embed(detail: ShowDetail, *, today: date | None = None) -> discord.Embed:
     show = detail.show
     state = STATE_ICONS.get(show.state, "")
-    status = f" · {show.status}" if show.status else ""
+    # TMDB's status is a couple of words, but an imported one is whatever the file said.
+    status = f" · {clip(show.status, 60)}" if show.status else ""
     embed = discord.Embed(
         title=clip(titled(show.title, show.year), 256),
         url=detail.tmdb_url,
@@ -136,8 +145,7 @@ def show_embed(detail: ShowDetail, *, today: date | None = None) -> discord.Embe
         name="Seasons", value=clip("\n".join(seasons) or "no episodes known", 1024), inline=True
     )
     if detail.next is not None:
-        aired = day(detail.next.air_date, today)
-        next_text = f"**{episode_line(detail.next)}**\naired {aired}"
+        next_text = f"**{episode_line(detail.next)}**\n{aired(detail.next.air_date, today)}"
     elif show.total and show.watched:
         next_text = "All caught up ✅"
     else:
@@ -188,11 +196,12 @@ def show_embed(detail: ShowDetail, *, today: date | None = None) -> discord.Embe
 
 def mark_content(result: MarkResult) -> str:
     show = result.detail.show
+    title = clip(show.title, 100)
     verb = "Marked" if result.watched else "Unmarked"
     state = "watched" if result.watched else "unwatched"
     if result.changed == 0:
         return (
-            f"**{show.title}** {result.what} was already {state}: nothing changed. "
+            f"**{title}** {result.what} was already {state}: nothing changed. "
             f"{show.watched}/{show.total} watched."
         )
     count = (
@@ -202,7 +211,7 @@ def mark_content(result: MarkResult) -> str:
     )
     how = ", as a manual watch" if result.watched else ""
     return (
-        f"{'✅' if result.watched else '↩️'} {verb} **{show.title}** {result.what} {state}"
+        f"{'✅' if result.watched else '↩️'} {verb} **{title}** {result.what} {state}"
         f"{count}{how}. {show.watched}/{show.total} watched."
     )
 
@@ -211,19 +220,29 @@ def mark_content(result: MarkResult) -> str:
 
 
 def search_results_embed(query: str, results: Sequence[TmdbShowSummary]) -> discord.Embed:
+    """The heading; each answer follows in its own embed (search_result_embed)."""
     embed = discord.Embed(title=clip(f"TMDB: “{query}”", 256), colour=BLURPLE)
     if not results:
         embed.description = "TMDB found nothing by that name."
         return embed
-    embed.description = clip(
-        "\n".join(
-            f"{i + 1}. **{clip(titled(r.name, r.year), 80)}**"
-            + (f" ({clip(r.original_name, 40)})" if r.original_name != r.name else "")
-            for i, r in enumerate(results)
-        ),
-        4000,
+    count = f"{len(results)} answers" if len(results) != 1 else "1 answer"
+    embed.description = f"{count}: pick one to add it with all its episodes."
+    return embed
+
+
+def search_result_embed(
+    index: int, result: TmdbShowSummary, poster_url: str | None
+) -> discord.Embed:
+    """One TMDB answer with its poster: the picture autocomplete choices can't carry."""
+    embed = discord.Embed(
+        title=clip(f"{index + 1}. {titled(result.name, result.year)}", 256),
+        url=f"https://www.themoviedb.org/tv/{result.id}",
+        colour=BLURPLE,
     )
-    embed.set_footer(text="Pick one to add it with all its episodes.")
+    if result.original_name != result.name:
+        embed.description = clip(result.original_name, 200)
+    if poster_url:
+        embed.set_thumbnail(url=poster_url)
     return embed
 
 
@@ -231,6 +250,8 @@ def search_results_embed(query: str, results: Sequence[TmdbShowSummary]) -> disc
 
 
 def upnext_embed(items: Sequence[UpNext], *, today: date | None = None) -> discord.Embed:
+    """`items` as the service gives them (at most UPNEXT_FETCH): the first UPNEXT_LINES
+    are listed, and the footer says how many more shows are in progress."""
     embed = discord.Embed(title="Up next", colour=BLURPLE)
     if not items:
         embed.description = (
@@ -239,15 +260,19 @@ def upnext_embed(items: Sequence[UpNext], *, today: date | None = None) -> disco
         )
         return embed
     lines = []
-    for item in items:
+    for item in items[:UPNEXT_LINES]:
         new = "✨ " if item.new_since_last_watch else ""
         lines.append(
             f"{new}**{clip(item.show.title, 60)}** {episode_line(item.next)}\n"
-            f"aired {day(item.next.air_date, today)} · {item.show.watched}/{item.show.total}"
+            f"{aired(item.next.air_date, today)} · {item.show.watched}/{item.show.total}"
             f" · last watched {ago(item.show.last_watched_at)}"
         )
     embed.description = clip("\n".join(lines), 4000)
-    embed.set_footer(text="✨ aired since you last watched · buttons mark the episode watched")
+    footer = "✨ aired since you last watched · buttons mark the episode watched"
+    if len(items) > UPNEXT_LINES:
+        more = f"{UPNEXT_FETCH - 1}+" if len(items) >= UPNEXT_FETCH else str(len(items))
+        footer = f"{UPNEXT_LINES} of {more} shows in progress · {footer}"
+    embed.set_footer(text=footer)
     return embed
 
 

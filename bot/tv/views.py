@@ -323,7 +323,7 @@ class WatchButton(
         )
         content = embeds.mark_content(result)
         if self.ctx == "u":  # the up-next list: redraw it without this episode
-            items = await service.up_next(self.user_id)
+            items = await service.up_next(self.user_id, limit=embeds.UPNEXT_FETCH)
             await interaction.edit_original_response(
                 content=content,
                 embed=embeds.upnext_embed(items),
@@ -393,7 +393,7 @@ class AddButton(TvButton, template=rf"tv:add:(?P<user>{_ID}):(?P<tmdb>[0-9]{{1,1
 
 def add_content(detail: ShowDetail, created: bool) -> str:
     show = detail.show
-    name = titled(show.title, show.year)
+    name = titled(clip(show.title, 100), show.year)
     if created:
         return f"➕ Added **{name}** with {show.total} episodes."
     return f"**{name}** is already in your tracker."

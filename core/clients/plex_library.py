@@ -63,6 +63,7 @@ class LibraryShow:
     thumb: str | None
     viewed_leaf_count: int
     last_viewed_at: int | None  # the owner's newest play of any episode (epoch seconds)
+    user_rating: float | None = None  # the owner's rating, 0-10 (`userRating`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class LibraryEpisode:
     view_count: int  # the owner's
     last_viewed_at: int | None
     files: tuple[str, ...]
+    user_rating: float | None = None  # the owner's
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,17 @@ def _epoch(value: object) -> int | None:
     return n if n is not None and 0 < n < 2**33 else None
 
 
+def _rating(value: object) -> float | None:
+    """`userRating`: 0-10 in half stars; anything else (absent, 0, junk) is no rating."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return round(number, 1) if 0 < number <= 10 else None  # NaN fails both comparisons
+
+
 def _index(value: object) -> int | None:
     n = _int(value)
     return n if n is not None and 0 <= n < 2**31 else None
@@ -185,6 +198,7 @@ def _show(item: Mapping[str, Any]) -> LibraryShow | None:
         thumb=_text(item.get("thumb")),
         viewed_leaf_count=_int(item.get("viewedLeafCount")) or 0,
         last_viewed_at=_epoch(item.get("lastViewedAt")),
+        user_rating=_rating(item.get("userRating")),
     )
 
 
@@ -202,6 +216,7 @@ def _episode(item: Mapping[str, Any]) -> LibraryEpisode | None:
         view_count=_int(item.get("viewCount")) or 0,
         last_viewed_at=_epoch(item.get("lastViewedAt")),
         files=_files(item),
+        user_rating=_rating(item.get("userRating")),
     )
 
 

@@ -60,6 +60,18 @@ async def take(conn: Conn, conflict_id: int) -> list[HeldEpisode]:
     )
 
 
+async def behind_resolved(conn: Conn, limit: int) -> list[int]:
+    """Resolved conflicts that still hold history episodes (the retry job's safety net:
+    episodes TMDB could not place when the conflict was resolved wait here)."""
+    rows = await conn.fetch(
+        """SELECT c.id FROM plex_conflicts c
+           WHERE c.resolved AND c.id IN (SELECT conflict_id FROM plex_history_held)
+           ORDER BY c.id LIMIT $1""",
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
 async def count(conn: Conn, conflict_id: int) -> int:
     n: int = await conn.fetchval(
         "SELECT count(*) FROM plex_history_held WHERE conflict_id = $1", conflict_id

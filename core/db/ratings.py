@@ -52,3 +52,42 @@ async def episode_rating(conn: Conn, show_id: int, season: int, episode: int) ->
         episode,
     )
     return float(value) if value is not None else None
+
+
+async def set_show_ratings(conn: Conn, user_id: int, ratings: dict[int, float]) -> int:
+    """Set several shows' ratings at once (the history sync); returns how many changed."""
+    if not ratings:
+        return 0
+    status: str = await conn.execute(
+        """UPDATE tvshows t SET user_rating = r.rating, rated_at = now()
+           FROM unnest($2::bigint[], $3::numeric[]) AS r(id, rating)
+           WHERE t.user_id = $1 AND t.id = r.id AND t.user_rating IS DISTINCT FROM r.rating""",
+        user_id,
+        list(ratings),
+        [_value(v) for v in ratings.values()],
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def set_episode_ratings(
+    conn: Conn, user_id: int, ratings: dict[tuple[int, int, int], float]
+) -> int:
+    """Set episodes' ratings by (show, season, episode) at once; returns how many changed."""
+    if not ratings:
+        return 0
+    keys = list(ratings)
+    status: str = await conn.execute(
+        """UPDATE tvshow_episodes e SET user_rating = r.rating, rated_at = now()
+           FROM unnest($2::bigint[], $3::int[], $4::int[], $5::numeric[])
+                    AS r(show_id, season, episode, rating),
+                tvshows t
+           WHERE t.id = r.show_id AND t.user_id = $1 AND e.tvshow_id = r.show_id
+             AND e.season = r.season AND e.episode = r.episode
+             AND e.user_rating IS DISTINCT FROM r.rating""",
+        user_id,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [_value(v) for v in ratings.values()],
+    )
+    return int(status.rsplit(" ", 1)[1])

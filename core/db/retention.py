@@ -28,13 +28,15 @@ async def delete_logs_before(conn: Conn, cutoff: datetime, limit: int) -> int:
 
 
 async def delete_conflicts_before(conn: Conn, cutoff: datetime, limit: int) -> int:
-    """Resolved conflicts decided before `cutoff` that no pending scrobble still waits on."""
+    """Resolved conflicts decided before `cutoff` that no pending scrobble or held history
+    episode still waits on."""
     status: str = await conn.execute(
         """DELETE FROM plex_conflicts WHERE id IN (
                SELECT c.id FROM plex_conflicts c
                WHERE c.resolved AND c.resolved_at < $1
                  AND NOT EXISTS (SELECT 1 FROM plex_webhook_logs l
                                  WHERE l.held_by_conflict_id = c.id AND l.status = 'pending')
+                 AND NOT EXISTS (SELECT 1 FROM plex_history_held h WHERE h.conflict_id = c.id)
                ORDER BY c.resolved_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
         cutoff,
         limit,

@@ -23,14 +23,22 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from core.clients.errors import UpstreamError
+from core.clients.errors import NotFound, Unauthorized, UpstreamError
+from core.db import conflicts as conflict_rows
 from core.db import history_held, history_marks, mappings, tvshows
 from core.db.conflicts import Conflict
 from core.db.plex_config import PlexConfig
 from core.db.pool import Conn
 from core.db.sync_runs import RunCounts
 from core.db.tvshows import Show
-from core.history.plan import GONE_UNMAPPED, NOT_IN_TRACKER, SHOW_IGNORED, Watch
+from core.history.plan import (
+    GONE_UNMAPPED,
+    NOT_IN_TRACKER,
+    SHOW_IGNORED,
+    SHOW_NOT_ON_TMDB,
+    SHOW_TMDB_ERROR,
+    Watch,
+)
 from core.services.conflicts import ConflictService
 from core.services.matching import IgnoredShow, Matched, Matcher, PlexShow
 from core.services.shows import ShowCatalog
@@ -47,11 +55,18 @@ Bookkeeping = Callable[[Conn], Awaitable[None]]
 class Target:
     """What a Plex show's watches do in this batch."""
 
-    kind: str  # show, held, ignored, gone (Plex has no metadata for it any more)
+    kind: str  # show, held, ignored, refused (by TMDB), gone (no metadata on Plex any more)
     show_id: int | None = None  # negative: a show a dry run would add
     conflict_id: int | None = None  # None with kind held: a conflict a dry run would raise
     added: bool = False
     raised: bool = False
+    why: str = ""  # refused: the skip reason
+
+
+def must_wait(exc: UpstreamError) -> bool:
+    """An error that later may not give (TMDB down, rate limited, or refusing our key until
+    it is fixed): what needs TMDB waits for it rather than being skipped for good."""
+    return exc.retryable or isinstance(exc, Unauthorized)
 
 
 class _Rollback(Exception):
@@ -82,6 +97,8 @@ class BatchApplier:
         self._refreshed: set[tuple[int, int]] = set()  # (show, season) asked of TMDB this run
         self._dry_targets: dict[str, Target] = {}  # a dry run writes no mapping: remember
         self._dry_held: set[tuple[str, int, int]] = set()
+        self._dry_titles: dict[str, int] = {}  # casefolded Plex title -> show a dry run mapped
+        self._refused: dict[str, Target] = {}  # Plex shows TMDB refused, asked once per run
         self._skipped: set[tuple[str, str, int, int]] = set()
         self._next_pseudo = -1
 
@@ -180,6 +197,8 @@ class BatchApplier:
             found = await mappings.shows_by_title(conn, self._user_id, sorted(by_title))
             for title, group in by_title.items():
                 show_id = found.get(title)
+                if show_id is None and self._dry_run:
+                    show_id = self._dry_titles.get(title)  # mapped by this dry run, unwritten
                 if show_id is None:
                     self._skip(tally, GONE_UNMAPPED, title, group)
                     continue
@@ -188,6 +207,8 @@ class BatchApplier:
             target = targets[key]
             if target.kind == "ignored":
                 self._skip(tally, SHOW_IGNORED, key, group)
+            elif target.kind == "refused":
+                self._skip(tally, target.why, key, group)
             elif target.kind == "held":
                 await self._hold(conn, key, target, group, tally)
             else:
@@ -214,6 +235,8 @@ class BatchApplier:
                 out[key] = Target("ignored")
             elif show_id is not None:
                 out[key] = Target("show", show_id)
+            elif key in self._refused:
+                out[key] = self._refused[key]
             else:
                 out[key] = await self._resolve(conn, key, shows.get(key), tally)
         return out
@@ -232,15 +255,19 @@ class BatchApplier:
                 target = await self._cascade(conn, plex)
                 if self._dry_run:
                     self._dry_targets[key] = target
+                    if target.kind == "show" and target.show_id is not None:
+                        self._dry_titles[plex.title.lower()] = target.show_id
                     raise _Rollback
         except _Rollback:
             pass
         except UpstreamError as exc:
-            if exc.retryable:
-                raise  # TMDB or Plex down: the run fails and resumes here later
+            if must_wait(exc):
+                raise  # TMDB or Plex down, or our TMDB key refused: the run resumes here later
             # TMDB refused this one (an id it doesn't know): skip the show, say why.
-            tally.skip(f"show could not be matched: {exc.message}")
-            return Target("ignored")
+            log.info("user %d: Plex show %r skipped: %s", self._user_id, plex.title, exc)
+            why = SHOW_NOT_ON_TMDB if isinstance(exc, NotFound) else SHOW_TMDB_ERROR
+            refused = self._refused[key] = Target("refused", why=why)
+            return refused
         if target.added:
             tally.shows_added += 1
         if target.raised:
@@ -324,6 +351,10 @@ class BatchApplier:
             try:
                 changed = bool(await self._catalog.refresh_season(conn, show, season)) or changed
             except UpstreamError as exc:
+                if must_wait(exc):
+                    # TMDB down: skipping would lose the episode for good (the watermarks
+                    # move past it); the run fails and the next one resumes this batch.
+                    raise
                 log.info(
                     "user %d: TMDB refresh of show %d season %d failed: %s",
                     self._user_id,
@@ -339,19 +370,49 @@ async def apply_held(
 ) -> tuple[int, int]:
     """A conflict was resolved: mark (or, when ignored, drop) the history episodes held
     behind it, in the resolution's transaction. Returns (held, newly marked)."""
+    held, marked, _ = await settle_held(conn, catalog, conflict, show)
+    return held, marked
+
+
+async def settle_held(
+    conn: Conn, catalog: ShowCatalog, conflict: Conflict, show: Show | None
+) -> tuple[int, int, int]:
+    """Mark what waits behind a resolved conflict on `show` (None: drop it). An episode of a
+    season the tracker lacks and TMDB could not give now (down, rate limited) stays held
+    behind the conflict for the retry job: dropping it would lose it for good, as the
+    sync's watermarks have moved past its play. Returns (held, newly marked, kept)."""
     held = await history_held.take(conn, conflict.id)
     if not held or show is None:
-        return len(held), 0
+        return len(held), 0, 0
     marks = [(show.id, h.season, h.episode, h.watched_at) for h in held]
     # Seasons the tracker lacks are asked of TMDB first, before the marks lock the show.
+    waiting: set[int] = set()
     for _, season in sorted(await history_marks.unknown_seasons(conn, marks)):
         try:
             await catalog.refresh_season(conn, show, season)
         except UpstreamError as exc:
+            if must_wait(exc):
+                waiting.add(season)
             log.info("conflict %d: TMDB refresh of season %d failed: %s", conflict.id, season, exc)
     await history_marks.say_history(conn)  # after the webhook replays: these are history's
     results = await history_marks.mark_once(conn, marks)
-    missing = sum(1 for r in results if r.was_watched is None)
+    unknown = {(r.season, r.episode) for r in results if r.was_watched is None}
+    keep = [h for h in held if (h.season, h.episode) in unknown and h.season in waiting]
+    if keep:
+        await history_held.hold(
+            conn,
+            user_id=conflict.user_id,
+            conflict_id=conflict.id,
+            show_key=conflict.plex_rating_key,
+            episodes=[(h.season, h.episode, h.watched_at) for h in keep],
+        )
+        log.info(
+            "conflict %d: %d held episodes of %r wait for TMDB (the retry job marks them)",
+            conflict.id,
+            len(keep),
+            show.title,
+        )
+    missing = len(unknown) - len(keep)
     if missing:
         log.warning(
             "conflict %d: %d held episodes of %r are not in the tracker; not marked",
@@ -359,4 +420,36 @@ async def apply_held(
             missing,
             show.title,
         )
-    return len(held), sum(1 for r in results if r.was_watched is False)
+    newly = sum(1 for r in results if r.was_watched is False)
+    return len(held), newly, len(keep)
+
+
+async def settle_stranded(
+    conn: Conn, catalog: ShowCatalog, limit: int = 100
+) -> list[tuple[int, int, int]]:
+    """The retry job's safety net: history episodes still held behind a resolved conflict
+    are marked through the Plex show's mapping now (or dropped when it is ignored), one
+    conflict per transaction. Returns (conflict id, user id, episodes settled) of each."""
+    done: list[tuple[int, int, int]] = []
+    for conflict_id in await history_held.behind_resolved(conn, limit):
+        async with conn.transaction():
+            conflict = await conflict_rows.get(conn, conflict_id, for_update=True)
+            if conflict is None or not conflict.resolved:
+                continue
+            show = await _show_now(conn, conflict)
+            held, _, kept = await settle_held(conn, catalog, conflict, show)
+        if held > kept:
+            done.append((conflict.id, conflict.user_id, held - kept))
+    return done
+
+
+async def _show_now(conn: Conn, conflict: Conflict) -> Show | None:
+    """Where the conflict's Plex show goes today: its mapping (remapped or ignored since
+    the resolution), else the show the resolution chose."""
+    key = conflict.plex_rating_key
+    show_id, enabled = (await mappings.targets(conn, conflict.user_id, [key])).get(
+        key, (conflict.resolved_tvshow_id, True)
+    )
+    if show_id is None or not enabled:
+        return None
+    return await tvshows.get(conn, conflict.user_id, show_id)

@@ -22,6 +22,8 @@ SECTION_EXCLUDED = "in an excluded library section"
 NO_NUMBERS = "no season/episode number"
 GONE_UNMAPPED = "deleted from Plex and its show is not mapped"
 SHOW_IGNORED = "show ignored (conflict resolved as ignore)"
+SHOW_NOT_ON_TMDB = "show not found on TMDB (its id from Plex is unknown there)"
+SHOW_TMDB_ERROR = "show could not be matched (TMDB answered with an error)"
 NOT_IN_TRACKER = "episode not in the tracker"
 
 

@@ -53,6 +53,7 @@ from core.history.plan import (
     plex_show,
     same_file,
 )
+from core.history.ratings import store_library_ratings
 from core.history.server import PlexServerTarget
 from core.payload import PlexWebhook
 from core.services.intake import is_followed_account
@@ -270,6 +271,7 @@ class HistoryRun:
 
         async def done(conn: Conn) -> None:
             await sync_state.set_show_marks(conn, user, server, marks)
+            await store_library_ratings(conn, user, batch, episodes)
 
         await self._applier.apply(self._conn, watches, shows=shows, bookkeeping=done)
         self.counts.progress_done += len(batch)

@@ -27,7 +27,7 @@ from core.db.pool import DATABASE_DOWN, Conn, Pool
 from core.db.sync_runs import RunCounts, SyncRun
 from core.db.tvshows import Show
 from core.errors import ForbiddenError, InvalidInputError, NotFoundError
-from core.history.apply import BatchApplier, apply_held
+from core.history.apply import BatchApplier, apply_held, settle_stranded
 from core.history.run import HistoryRun, Reader, RunSpec, SyncInterrupted
 from core.history.server import ServerAccess
 from core.services.conflicts import ConflictService
@@ -376,6 +376,11 @@ class HistorySync:
     ) -> tuple[int, int]:
         """ConflictService's resolve hook: the history episodes held behind the conflict."""
         return await apply_held(conn, self._catalog, conflict, show)
+
+    async def settle_stranded(self, conn: Conn) -> list[tuple[int, int, int]]:
+        """The retry job's safety net: history episodes still held behind a resolved
+        conflict; (conflict id, user id, episodes settled) of each."""
+        return await settle_stranded(conn, self._catalog)
 
 
 def summary(run: SyncRun) -> str:

@@ -224,7 +224,8 @@ class JobService:
     async def retry(self, conn: Conn) -> tuple[str, str]:
         """Failed rows whose backoff has passed go back to the queue; rows out of attempts
         stay failed with the reason and the owner is told (a `failure` notification). And a
-        safety net: scrobbles still held behind a resolved conflict are re-queued too."""
+        safety net: scrobbles still held behind a resolved conflict are re-queued too, and
+        history episodes held behind one are marked (TMDB was down at the resolution)."""
         max_attempts = self._settings.retry_max_attempts
         async with conn.transaction():
             exhausted = await webhook_logs.give_up_exhausted(conn, max_attempts)
@@ -248,13 +249,23 @@ class JobService:
                 user_id,
                 conflict_id,
             )
-        if stranded:
-            self._metrics.held_requeued.inc(len(stranded))
         if requeued or stranded:
             self._wake.set()  # this process's worker picks them up now, others within a poll
+        # ... and history sync's episodes held behind a resolved conflict (core/history).
+        settled = await self._history.settle_stranded(conn) if self._history is not None else []
+        for conflict_id, user_id, n in settled:
+            log.warning(
+                "conflict %d user=%d: %d history episodes were still held behind it; applied",
+                conflict_id,
+                user_id,
+                n,
+            )
+        found = len(stranded) + sum(n for _, _, n in settled)
+        if found:
+            self._metrics.held_requeued.inc(found)
         detail = f"requeued {requeued}, gave up on {len(exhausted)}"
-        if stranded:
-            detail += f", {len(stranded)} found held behind resolved conflicts"
+        if found:
+            detail += f", {found} found held behind resolved conflicts"
         return "ok", detail
 
     # -- refresh airing shows ----------------------------------------------------------------

@@ -50,10 +50,10 @@ def rating_value(hook: PlexWebhook, raw: dict[str, Any] | None = None) -> float 
         if field in unreadable:  # "lots", NaN, 1e999: not a rating, not a clearing either
             raise BadRating(f"{field}: {unreadable[field]}")
     # The JSON as sent, not the model's coercion of it: `true` is not a rating of 1.
-    value: Any = raw.get("rating") if raw is not None else hook.rating
+    value: Any = _sent(raw.get("rating")) if raw is not None else hook.rating
     if value is None and raw is not None:
         meta = raw.get("Metadata")
-        value = meta.get("userRating") if isinstance(meta, dict) else None
+        value = _sent(meta.get("userRating")) if isinstance(meta, dict) else None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -69,6 +69,11 @@ def rating_value(hook: PlexWebhook, raw: dict[str, Any] | None = None) -> float 
     if number > MAX_RATING:
         raise BadRating(f"rating {number:g} is outside 0-10")
     return round(number, 1)
+
+
+def _sent(value: Any) -> Any:
+    """Templated relays render a missing value as "" (as the payload model reads it too)."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 async def record_rating(

@@ -42,6 +42,7 @@ MAX_EPISODE = 100_000
 DEADLOCK_RETRIES = 3
 SHOW_FILTERS: tuple[str, ...] = get_args(ShowFilter)
 SHOW_SORTS: tuple[str, ...] = get_args(ShowSort)
+TITLE_IN_MESSAGE = 100
 SOURCES = {"import": "imported", "plex": "Plex (auto-added)", "tmdb": "TMDB (/tv add)"}
 
 
@@ -168,7 +169,9 @@ class TrackerService:
             raise NotFoundError(
                 f"No show called “{text[:80]}” in your tracker. `/tv add` adds one from TMDB."
             )
-        names = ", ".join(f"“{m.title}”" for m in matches[:5])
+        names = ", ".join(
+            f"“{_named(m.title)}”" + (f" ({m.year})" if m.year else "") for m in matches[:5]
+        )
         raise NotFoundError(f"“{text[:80]}” could be {names}: pick one from the suggestions.")
 
     async def detail(self, user_id: int, show_id: int) -> ShowDetail:
@@ -266,7 +269,9 @@ class TrackerService:
         if show is None:
             raise NotFoundError("That show isn't in your tracker (any more).")
         if show.tmdb_id is None:
-            raise InvalidInputError(f"{show.title} has no TMDB id, so it can't be refreshed.")
+            raise InvalidInputError(
+                f"{_named(show.title)} has no TMDB id, so it can't be refreshed."
+            )
         if not self._tmdb.configured:
             raise InvalidInputError("TMDB is not configured here (TMDB_API_KEY).")
         self._tmdb.forget_show(show.tmdb_id)
@@ -299,7 +304,7 @@ class TrackerService:
             if value is not None and not 0 <= value <= top:
                 raise InvalidInputError(f"{name} must be between 0 and {top}.")
         detail = await self.detail(user_id, show_id)
-        title = detail.show.title
+        title = _named(detail.show.title)
         if scope != "season" and (season is None) != (episode is None):
             raise InvalidInputError("Give both season and episode (or neither, for the next one).")
         if season is None:
@@ -414,6 +419,12 @@ class TrackerService:
             finished = await tv_progress.finished_between(conn, user_id, start, end, self._today())
             days = await tv_progress.watch_days(conn, user_id, end)
         return recap_from(counts, week_start, finished, days)
+
+
+def _named(title: str) -> str:
+    """A show's title inside a message: titles are as long as an import file made them,
+    and a Discord message holds 2,000 characters."""
+    return title if len(title) <= TITLE_IN_MESSAGE else title[: TITLE_IN_MESSAGE - 1] + "…"
 
 
 def _as_ref(watch: Watch | None) -> EpisodeRef | None:

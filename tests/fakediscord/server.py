@@ -32,7 +32,13 @@ from .models import (
     Overwrite,
     StoredFile,
 )
-from .validation import DiscordAPIError, invalid_form, validate_message, validate_modal
+from .validation import (
+    DiscordAPIError,
+    invalid_form,
+    validate_choices,
+    validate_message,
+    validate_modal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,7 @@ INTENT_DIRECT_MESSAGES = 12
 ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
+ATTACH_FILES = 1 << 15
 
 
 class ErrorSource(Protocol):
@@ -1008,6 +1015,7 @@ class FakeDiscord:
 
     async def _post_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
+        perms = 0
         if channel.is_dm:
             if not self._user(channel.recipient_id or 0).accepts_dms:
                 raise DiscordAPIError(403, 50007, "Cannot send messages to this user")
@@ -1018,6 +1026,8 @@ class FakeDiscord:
             if not perms & SEND_MESSAGES:
                 raise DiscordAPIError(403, 50013, "Missing Permissions")
         payload, files = await self._read_body(request)
+        if files and not channel.is_dm and not perms & ATTACH_FILES:
+            raise DiscordAPIError(403, 50013, "Missing Permissions")  # uploading needs it
         validate_message({**payload, "attachments": payload.get("attachments") or list(files)})
         if int(payload.get("flags") or 0) & m.EPHEMERAL:
             raise invalid_form("flags", "Only interaction responses can be ephemeral")
@@ -1142,7 +1152,9 @@ class FakeDiscord:
             if record.type == m.MODAL_SUBMIT:
                 raise invalid_form("type", "a modal submit cannot be answered with a modal")
             validate_modal(data)
-        elif rtype != m.AUTOCOMPLETE_RESULT:
+        elif rtype == m.AUTOCOMPLETE_RESULT:
+            validate_choices(data)
+        else:
             raise invalid_form("type", f"unsupported interaction response type {rtype}")
 
         record.response_type = rtype

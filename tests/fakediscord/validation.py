@@ -20,6 +20,9 @@ MAX_SELECT_OPTIONS = 25
 MAX_EMBEDS = 10
 MAX_EMBED_TOTAL = 6000
 MAX_MODAL_TITLE = 45
+MAX_CHOICES = 25
+MAX_CHOICE_NAME = 100
+MAX_CHOICE_VALUE = 100
 
 
 class DiscordAPIError(Exception):
@@ -82,8 +85,8 @@ def _embed_size(embed: JSON, path: str) -> int:
     if len(fields) > 25:
         raise invalid_form(f"{path}.fields", "Must be 25 or fewer in length.")
     for index, item in enumerate(fields):
-        if len(item.get("name", "")) > 256 or len(item.get("value", "")) > 1024:
-            raise invalid_form(f"{path}.fields.{index}", "Field name/value too long.")
+        if not 1 <= len(item.get("name", "")) <= 256 or not 1 <= len(item.get("value", "")) <= 1024:
+            raise invalid_form(f"{path}.fields.{index}", "Field name/value empty or too long.")
         size += len(item.get("name", "")) + len(item.get("value", ""))
     for key, sub in (("footer", "text"), ("author", "name")):
         value = (embed.get(key) or {}).get(sub)
@@ -155,3 +158,23 @@ def validate_modal(data: JSON) -> None:
     if not 1 <= len(components) <= MAX_ROWS:
         raise invalid_form("data.components", f"Must be between 1 and {MAX_ROWS} in length.")
     validate_components(components, "data.components")
+
+
+def validate_choices(data: JSON) -> None:
+    """An autocomplete answer: at most 25 choices, each name 1-100 characters and a string
+    value at most 100 (Discord refuses the whole answer otherwise)."""
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        raise invalid_form("data.choices", "This field is required")
+    if len(choices) > MAX_CHOICES:
+        raise invalid_form("data.choices", f"Must be {MAX_CHOICES} or fewer in length.")
+    for index, choice in enumerate(choices):
+        name, value = choice.get("name"), choice.get("value")
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_CHOICE_NAME:
+            raise invalid_form(
+                f"data.choices.{index}.name", f"Must be between 1 and {MAX_CHOICE_NAME} in length."
+            )
+        if isinstance(value, str) and len(value) > MAX_CHOICE_VALUE:
+            raise invalid_form(
+                f"data.choices.{index}.value", f"Must be {MAX_CHOICE_VALUE} or fewer in length."
+            )

@@ -55,6 +55,7 @@ class FakePlexItem:
     thumb: str | None = None
     section_id: int = 2
     added_at: int = 1700000000
+    user_rating: float | None = None  # the owner's, as PMS lists it (`userRating`)
 
     def as_json(self, section_id: int) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -94,6 +95,7 @@ class FakeEpisode:
     duration: int = 1_320_000
     view_count: int = 0  # the owner's, as PMS keeps it
     last_viewed_at: int | None = None
+    user_rating: float | None = None  # the owner's
 
 
 @dataclass
@@ -480,6 +482,9 @@ class FakePlexServer(FakeServer):
         if seen:
             data["lastViewedAt"] = max(seen)
             data["viewCount"] = sum(e.view_count for e in episodes)
+        if item.user_rating is not None:
+            data["userRating"] = item.user_rating
+            data["lastRatedAt"] = 1700000000
         if not with_guids:
             data.pop("Guid")
         return data
@@ -546,6 +551,9 @@ class FakePlexServer(FakeServer):
             data["viewCount"] = e.view_count
         if e.last_viewed_at:
             data["lastViewedAt"] = e.last_viewed_at
+        if e.user_rating is not None:
+            data["userRating"] = e.user_rating
+            data["lastRatedAt"] = 1700000000
         return data
 
     async def _metadata(self, request: web.Request) -> web.Response:
