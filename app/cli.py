@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 
@@ -49,6 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _CommandLogFormat(logging.Formatter):
+    """`warning: …`, as the commands say theirs: no time, no module."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {super().format(record)}"
+
+
+def configure_command_logging(level: str) -> None:
+    """A command prints its own results and errors; what the library logs besides (a key
+    just generated, a stale pid file) shows as `warning: …`. The outbound clients' retries
+    and the Plex server search stay quiet: how they end reaches the command, which says it
+    with what to do, so the same failure is not told three times."""
+    configure_logging(level)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_CommandLogFormat("%(message)s"))
+    for name in ("core.clients", "core.services.plex_servers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 async def _with_services(settings: Settings, command: Command, args: argparse.Namespace) -> int:
     async with open_services(settings, pool_size=2) as services:
         return await command(services, args)
@@ -71,17 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         if name == "doctor":
-            configure_logging("ERROR")
+            configure_command_logging("ERROR")
             return asyncio.run(cli_doctor.doctor(args))
         settings = load_settings()
-        # Commands print their own results; the library stays quiet unless something is wrong.
-        configure_logging(settings.log_level if name == "run" else "WARNING")
+        if name == "run":
+            configure_logging(settings.log_level)
+        else:
+            configure_command_logging("WARNING")
         if settings.data_dir_note:
             print(f"note: {settings.data_dir_note}", file=sys.stderr)
         if name == "run":
             asyncio.run(run(settings))
             return 0
         settings = beside_daemon(settings)
+        if name == "connect":
+            cli_setup.read_token_first(args)
         return asyncio.run(_with_services(settings, COMMANDS[name], args))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,6 +29,21 @@ class _Console(Console):
         # rich would exit(1) here; main() ends every closed pipe the same quiet way.
         self.quiet = True
         raise BrokenPipeError
+
+
+def int_from(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (else a usage error, status 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    return parse
 
 
 def _console(*, stderr: bool) -> Console:
@@ -66,10 +82,21 @@ async def user_id_of(services: Services, name: str | None) -> int | None:
 
 def beside_daemon(settings: Settings) -> Settings:
     """Settings for a command run beside a daemon on the same embedded database: URLs carry
-    the port it really listens on (PORT may be set only in the daemon's environment)."""
+    the port it really listens on, and its PUBLIC_WEBHOOK_URL unless this command sets one
+    (PORT and PUBLIC_WEBHOOK_URL may be set only in the daemon's environment, or in a `.env`
+    in the folder it was started from)."""
     if settings.database_url is None and (daemon := running_daemon(settings.data_dir)):
-        return settings.model_copy(update={"port": daemon.port or settings.port})
+        return settings.model_copy(
+            update={
+                "port": daemon.port or settings.port,
+                "public_webhook_url": settings.public_webhook_url or daemon.public_webhook_url,
+            }
+        )
     return settings
+
+
+# An embedded database that fails with these: the folder is the problem, not PostgreSQL.
+_CANNOT_WRITE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.ENOTDIR})
 
 
 def database_problem(exc: BaseException, settings: Settings) -> str | None:
@@ -94,5 +121,12 @@ def database_problem(exc: BaseException, settings: Settings) -> str | None:
         return f"{where} is starting up or shutting down: try again in a moment"
     if isinstance(exc, ConnectionError | TimeoutError | OSError):
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        return f"cannot reach {where} ({reason}): is PostgreSQL running? check DATABASE_URL"
+        if settings.database_url is not None:
+            return f"cannot reach {where} ({reason}): is PostgreSQL running? check DATABASE_URL"
+        if isinstance(exc, OSError) and exc.errno in _CANNOT_WRITE:
+            return (
+                f"cannot use DATA_DIR {settings.data_dir} ({reason}): set DATA_DIR to a "
+                "folder this user can write"
+            )
+        return f"cannot reach {where} ({reason}): its log is {settings.data_dir / 'pgdata' / 'log'}"
     return None

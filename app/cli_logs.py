@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli_common import Command, Subparsers, out, table, user_id_of
+from app.cli_common import Command, Subparsers, int_from, out, table, user_id_of
 from core.db import webhook_logs
 from core.db.webhook_logs import LogEntry
 from core.services.container import Services
 
 STATUSES = ("success", "failed", "ignored", "duplicate", "pending")
 MARKED = frozenset({"marked_watched", "show_added"})
+# Pending behind an open conflict: the scrobble that raised it, and those queued after it.
+HELD = frozenset({"conflict_created", "held_for_conflict"})
 
 
 def episode_label(e: LogEntry) -> str:
@@ -25,7 +27,7 @@ def outcome(e: LogEntry) -> str:
     if e.status == "success" and e.action_taken in MARKED:
         return "marked watched" + (" (show added)" if e.action_taken == "show_added" else "")
     if e.status == "pending":
-        if e.action_taken == "held_for_conflict":
+        if e.action_taken in HELD:
             return "waiting behind a conflict: see `plex-tracker conflicts`"
         return "queued"
     reason = e.error_message or (e.action_taken or "").replace("_", " ")
@@ -96,7 +98,11 @@ def add_parsers(sub: Subparsers) -> None:
     lg.add_argument("--user", help="only this user's (default: everyone's)")
     lg.add_argument("--status", choices=STATUSES, help="only webhooks with this outcome")
     lg.add_argument(
-        "--limit", type=int, default=20, metavar="N", help="how many, newest first (default 20)"
+        "--limit",
+        type=int_from(1, 10_000),
+        default=20,
+        metavar="N",
+        help="how many, newest first (default 20, at most 10000)",
     )
     rep = sub.add_parser(
         "replay", help="retry every failed scrobble now and say why any were not marked"

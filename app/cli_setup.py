@@ -28,7 +28,11 @@ def read_plex_token(given: str | None) -> str:
     if env := os.environ.get("PLEX_TOKEN", "").strip():
         return env
     if sys.stdin.isatty():
-        token = getpass.getpass("Plex token (input hidden): ").strip()
+        try:
+            token = getpass.getpass("Plex token (input hidden): ").strip()
+        except KeyboardInterrupt:
+            print(file=sys.stderr)  # the shell's prompt on a line of its own
+            raise
         if token:
             return token
     raise InvalidInputError(
@@ -37,9 +41,17 @@ def read_plex_token(given: str | None) -> str:
     )
 
 
+def read_token_first(args: argparse.Namespace) -> None:
+    """`connect`'s token, read before the event loop starts: inside it a prompt (or a wait
+    for stdin) ignores Ctrl-C, since asyncio's handler only cancels the task, which is stuck
+    in the read. None: --rotate-secret alone, which keeps the stored token."""
+    rotate_only = args.rotate_secret and not args.plex_token and not os.environ.get("PLEX_TOKEN")
+    args.token = None if rotate_only else read_plex_token(args.plex_token)
+
+
 async def cmd_connect(services: Services, args: argparse.Namespace) -> int:
     o, e = out(), err()
-    if args.rotate_secret and not args.plex_token and not os.environ.get("PLEX_TOKEN"):
+    if args.token is None:
         # A new secret only: the stored token stays as it is.
         user = await services.accounts.user_by_name(args.user)
         url = await services.accounts.rotate_secret(user.id)
@@ -48,7 +60,7 @@ async def cmd_connect(services: Services, args: argparse.Namespace) -> int:
     accounts = [a.strip() for a in args.accounts.split(",") if a.strip()] if args.accounts else None
     result = await services.accounts.connect(
         user_name=args.user,
-        plex_token=read_plex_token(args.plex_token),
+        plex_token=args.token,
         server_url=args.server_url,
         accounts=accounts,
         rotate_secret=args.rotate_secret,

@@ -8,10 +8,16 @@ from rich.console import Group
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from app.cli_common import Command, Subparsers, out, table
-from core.errors import InvalidInputError
+from app.cli_common import Command, Subparsers, int_from, out, table
 from core.services.container import Services
-from core.services.stats import BANDS, STATUSES, StatsService, UserStats, timing_lines
+from core.services.stats import (
+    BANDS,
+    MAX_DAYS,
+    STATUSES,
+    StatsService,
+    UserStats,
+    timing_lines,
+)
 
 
 def render_stats(s: UserStats) -> Group:
@@ -38,8 +44,6 @@ def render_stats(s: UserStats) -> Group:
 
 
 async def cmd_status(services: Services, args: argparse.Namespace) -> int:
-    if args.days < 1:
-        raise InvalidInputError("--days must be at least 1")
     stats = StatsService(pool=services.pool)
     if args.user:
         user = await services.accounts.user_by_name(args.user)
@@ -61,7 +65,12 @@ async def cmd_status(services: Services, args: argparse.Namespace) -> int:
 def add_parsers(sub: Subparsers) -> None:
     st = sub.add_parser("status", help="sync dashboard: connection, 30-day counts, timings")
     st.add_argument("--user", help="one user (default: everyone)")
-    st.add_argument("--days", type=int, default=30, help="the window, in days (default 30)")
+    st.add_argument(
+        "--days",
+        type=int_from(1, MAX_DAYS),
+        default=30,
+        help=f"the window, in days (default 30, at most {MAX_DAYS})",
+    )
 
 
 COMMANDS: dict[str, Command] = {"status": cmd_status}

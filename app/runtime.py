@@ -240,7 +240,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         # PORT=0 picks a free port: webhook URLs must carry the real one.
         settings = settings.model_copy(update={"port": listener.getsockname()[1]})
         if url is None:
-            lock.set_port(settings.port)
+            lock.set_port(settings.port, settings.public_webhook_url)
         dsn, embedded = await stack.enter_async_context(database_url(url, settings.data_dir))
         services = await stack.enter_async_context(open_services(settings, dsn=dsn))
         if embedded is not None:

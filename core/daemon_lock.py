@@ -1,5 +1,6 @@
 """One daemon per DATA_DIR: `plex-tracker run` holds an exclusive lock on
-DATA_DIR/plex-tracker.pid for as long as it runs, and writes its pid and port there.
+DATA_DIR/plex-tracker.pid for as long as it runs, and writes its pid, port and
+PUBLIC_WEBHOOK_URL there (what CLI commands beside it put in the URLs they print).
 
 The lock, not the pid in the file, decides: the kernel drops it when the process dies
 (kill -9, power cut), so a stale file or a pid since reused by another process never stops
@@ -28,6 +29,7 @@ class AlreadyRunning(DomainError):
 class DaemonInfo:
     pid: int | None
     port: int | None
+    public_webhook_url: str | None = None
 
 
 def _read(fd: int) -> DaemonInfo:
@@ -35,7 +37,12 @@ def _read(fd: int) -> DaemonInfo:
     raw = os.read(fd, 4096).decode("utf-8", "replace")
     try:
         data = json.loads(raw)
-        return DaemonInfo(pid=int(data["pid"]), port=data.get("port"))
+        public = data.get("public_webhook_url")
+        return DaemonInfo(
+            pid=int(data["pid"]),
+            port=data.get("port"),
+            public_webhook_url=public if isinstance(public, str) else None,
+        )
     except (ValueError, KeyError, TypeError):
         return DaemonInfo(pid=None, port=None)
 
@@ -65,16 +72,18 @@ class DaemonLock:
                     f"plex-tracker is already running ({pid}) with DATA_DIR {self.path.parent}"
                 ) from None
         self._fd = fd
-        self._write(None)
+        self._write(None, None)
 
-    def _write(self, port: int | None) -> None:
+    def _write(self, port: int | None, public_webhook_url: str | None) -> None:
         assert self._fd is not None
+        info = {"pid": os.getpid(), "port": port, "public_webhook_url": public_webhook_url}
         os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, json.dumps({"pid": os.getpid(), "port": port}).encode(), 0)
+        os.pwrite(self._fd, json.dumps(info).encode(), 0)
 
-    def set_port(self, port: int) -> None:
-        """Once listening: CLI commands beside the daemon print URLs with this port."""
-        self._write(port)
+    def set_port(self, port: int, public_webhook_url: str | None = None) -> None:
+        """Once listening: CLI commands beside the daemon print URLs with this port, or
+        the daemon's PUBLIC_WEBHOOK_URL (set perhaps only in its environment or `.env`)."""
+        self._write(port, public_webhook_url)
 
     def release(self) -> None:
         if self._fd is not None:

@@ -55,7 +55,12 @@ def _check_key(value: SecretStr | None, name: str) -> SecretStr | None:
 def _check_url(value: str | None, name: str, schemes: tuple[str, ...]) -> str | None:
     if value is None or value == "":
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  a port out of range or not a number: said here, not later
+    except ValueError:
+        # Not echoed: DATABASE_URL carries a password.
+        raise ValueError(f"{name} is not a valid URL: check its host and port (1-65535)") from None
     if parts.scheme not in schemes or not (parts.netloc or parts.query):
         raise ValueError(f"{name} must be a URL starting with {' or '.join(schemes)}://")
     return value.rstrip("/")
@@ -188,6 +193,19 @@ class Settings(BaseSettings):
     def webhook_base(self) -> str:
         """The webhook URL without its secret."""
         return self.public_webhook_url or default_webhook_base(self.host, self.port)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _data_dir(cls, v: Path) -> Path:
+        # A file where the folder should be (or on its path) would surface later as a
+        # database error; say it by name now.
+        for path in (v, *v.parents):
+            if path.exists():
+                if not path.is_dir():
+                    where = "" if path == v else f", so {v} cannot be one"
+                    raise ValueError(f"{path} is a file, not a folder{where}")
+                break
+        return v
 
     @field_validator("trusted_proxies", mode="after")
     @classmethod

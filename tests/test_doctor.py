@@ -85,7 +85,8 @@ async def test_doctor_checks_everything_in_order_and_says_what_to_do(
             assert bad.returncode == 1
             assert "✗ TMDB: TMDB refuses TMDB_API_KEY (401)" in bad.stdout
             assert "    → check the key" in bad.stdout
-            assert f"! Plex server (alice): {plex.base_url} (--server-url): Connect" in bad.stdout
+            refused = f"! Plex server (alice): {plex.base_url} (--server-url): connection refused"
+            assert refused in bad.stdout
             assert "--server-url http://<server>:32400" in bad.stdout
             assert "Traceback" not in bad.stderr
         finally:

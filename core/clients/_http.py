@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import logging
 import random
+import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -70,6 +73,31 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
+def transport_reason(exc: httpx.TransportError) -> str:
+    """Why no answer came, in a person's words (the socket error under httpx's), never the
+    exceptions' text, which may hold the URL."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a short chain; bounded in case of a cycle
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "host name not found"
+        if isinstance(seen, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(seen, OSError) and seen.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return "no route to host"
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "the connection broke off"
+    return type(exc).__name__
+
+
 class JsonRequester:
     """Sends GETs expecting JSON and turns every failure into an ``UpstreamError``."""
 
@@ -119,7 +147,7 @@ class JsonRequester:
                 # The exception's text may hold the URL (and so a v3 key): keep only its type.
                 self._count("error")
                 failure = UpstreamError(
-                    f"{what} failed: {type(exc).__name__}", service=service, retryable=True
+                    f"{what} failed: {transport_reason(exc)}", service=service, retryable=True
                 )
                 wait = policy.backoff(attempt)
             else:

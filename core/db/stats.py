@@ -19,6 +19,8 @@ class WebhookWindow:
     held: int  # scrobbles that waited behind a conflict
     held_wait_mean_ms: float | None
     last_webhook_at: datetime | None  # ever, not just in the window
+    retried: int = 0  # settled after a failed attempt: the wait includes the retry's backoff
+    retried_wait_mean_ms: float | None = None
 
 
 async def webhook_window(conn: Conn, user_id: int, days: int) -> WebhookWindow:
@@ -36,13 +38,20 @@ async def webhook_window(conn: Conn, user_id: int, days: int) -> WebhookWindow:
                   percentile_cont(0.95) WITHIN GROUP
                       (ORDER BY processing_duration_ms - COALESCE(waited_ms, 0))::float8
                       AS p95_ms,
-                  avg(waited_ms) FILTER (WHERE NOT waited_behind_conflict)::float8
-                      AS queue_wait_mean_ms,
+                  avg(waited_ms) FILTER (WHERE NOT waited_behind_conflict AND attempts <= 1)
+                      ::float8 AS queue_wait_mean_ms,
                   percentile_cont(0.95) WITHIN GROUP (ORDER BY waited_ms)
-                      FILTER (WHERE NOT waited_behind_conflict)::float8 AS queue_wait_p95_ms,
+                      FILTER (WHERE NOT waited_behind_conflict AND attempts <= 1)::float8
+                      AS queue_wait_p95_ms,
                   count(*) FILTER (WHERE waited_behind_conflict)::int AS held,
                   avg(waited_ms) FILTER (WHERE waited_behind_conflict)::float8
                       AS held_wait_mean_ms,
+                  -- Settled more than once: waited from arrival through a failure and the
+                  -- retry's backoff (up to hours), which is not time in the queue.
+                  count(waited_ms) FILTER (WHERE NOT waited_behind_conflict AND attempts > 1)
+                      ::int AS retried,
+                  avg(waited_ms) FILTER (WHERE NOT waited_behind_conflict AND attempts > 1)
+                      ::float8 AS retried_wait_mean_ms,
                   (SELECT max(created_at) FROM plex_webhook_logs WHERE user_id = $1)
                       AS last_webhook_at
            FROM plex_webhook_logs
@@ -61,6 +70,8 @@ async def webhook_window(conn: Conn, user_id: int, days: int) -> WebhookWindow:
         held=agg["held"],
         held_wait_mean_ms=agg["held_wait_mean_ms"],
         last_webhook_at=agg["last_webhook_at"],
+        retried=agg["retried"],
+        retried_wait_mean_ms=agg["retried_wait_mean_ms"],
     )
 
 

@@ -31,13 +31,20 @@ log = logging.getLogger(__name__)
 OWNER_CACHE_SECONDS = 5.0
 
 
-def _server_url(url: str) -> str:
-    """The server URL as stored: checked, and without credentials, query or fragment (a
-    pasted `?X-Plex-Token=…` must not be kept in the clear)."""
+def checked_server_url(value: str) -> str:
+    """A Plex server address as it is stored, checked here once for every edge (CLI, API,
+    Discord) so a malformed one never reaches the calls made with it: http(s), a host, a
+    port that parses; without credentials, query or fragment (a pasted `?X-Plex-Token=…`
+    must not be kept in the clear)."""
     try:
-        return normalise_server_url(url)
+        if any(c.isspace() for c in value.strip()):
+            raise ValueError("contains spaces")
+        return normalise_server_url(value)
     except ValueError as exc:
-        raise InvalidInputError(f"the server URL {exc}") from None
+        raise InvalidInputError(
+            f"the server URL {exc}: it must look like http://192.168.1.10:32400 "
+            "(http:// or https://, a host, and a port from 1 to 65535 if given)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -88,8 +95,8 @@ class AccountService:
         if not token or any(c.isspace() for c in token):
             raise InvalidInputError("the Plex token is empty or contains spaces")
         if server_url is not None:
-            server_url = _server_url(server_url)
-        account_id, username, verified, warning = None, None, False, None
+            server_url = checked_server_url(server_url)
+        account_id, username, verified, unchecked = None, None, False, None
         if verify and self._plextv is not None:
             from core.clients.errors import Unauthorized, UpstreamError
 
@@ -101,8 +108,9 @@ class AccountService:
                     "plex.tv refused this token (401): check it and try again"
                 ) from None
             except UpstreamError as exc:
-                warning = f"could not verify the token with plex.tv ({exc}); stored it anyway"
-                log.warning("token check skipped: %s", exc)
+                unchecked = exc.message
+                # INFO: the caller shows the warning built below (CLI, Discord).
+                log.info("token check skipped: %s", exc)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 if user is None:
@@ -140,6 +148,14 @@ class AccountService:
                     secret = self._cipher.decrypt(config.webhook_secret, secret_slot(user.id))
         finally:
             self.forget_owners()  # after the commit: see owner_of_secret
+        warning = None
+        if unchecked is not None:
+            warning = f"could not check the token with plex.tv ({unchecked}); stored it unchecked"
+            if not (accounts or config.followed_accounts or config.plex_account_id):
+                warning += (
+                    ": until it is checked every Plex account's watches count. Connect again "
+                    "once plex.tv answers, or choose the accounts to follow"
+                )
         log.info("user %s connected Plex (new user: %s, new secret: %s)", user.id, created, rotated)
         return Connection(
             user=user,
@@ -229,8 +245,8 @@ class AccountService:
     async def update_settings(self, user_id: int, **changes: object) -> PlexConfig:
         """Change what is given. Choosing where notifications go (a channel, or DMs again)
         also gives the ones Discord refused another try: that is how a user says "fixed"."""
-        if isinstance(changes.get("server_url"), str):
-            changes["server_url"] = _server_url(str(changes["server_url"]))
+        if isinstance(url := changes.get("server_url"), str):
+            changes["server_url"] = checked_server_url(url)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 config = await plex_config.update_settings(conn, user_id, **changes)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from core.db.tvshows import Show
 from core.db.webhook_logs import QueuedLog
 from core.errors import DomainError, InvalidInputError, NotFoundError
 from core.fuzzy import Candidate, ScoredCandidate, decide, rank
-from core.guid import parse_guid
+from core.guid import MAX_ID, parse_guid
 from core.metrics import Metrics
 from core.services.matching import Matched, Matcher, PlexShow
 from core.services.shows import ShowCatalog
@@ -422,6 +422,8 @@ class ConflictService:
 
     async def _tmdb_show(self, conn: Conn, user_id: int, tmdb_id: int) -> Show:
         """The tracker's show with this TMDB id, else added from TMDB with its episodes."""
+        if not 0 < tmdb_id <= MAX_ID:  # the column is an integer: refuse it before it
+            raise InvalidInputError(f"{tmdb_id} is not a TMDB id (1 to {MAX_ID})")
         existing = await tvshows.by_external_id(conn, user_id, tmdb_id=tmdb_id)
         if existing is not None:
             return existing

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from core.clients._http import transport_reason
 from core.clients.errors import Unauthorized, UpstreamError
 from core.crypto import CryptoError
 from core.db import plex_config, users
@@ -173,7 +174,7 @@ class Doctor:
             answered = Check(
                 "webhook URL answers",
                 False,
-                f"nothing answers at {base} ({type(exc).__name__})",
+                f"nothing answers at {base} ({_why(exc)})",
                 "start `plex-tracker run`; if it runs, PUBLIC_WEBHOOK_URL or PORT is wrong",
             )
         else:
@@ -233,7 +234,7 @@ class Doctor:
                 timeout=5,
             )
         except httpx.HTTPError as exc:
-            return Check(name, False, f"{where}: {type(exc).__name__}", fix, required=False)
+            return Check(name, False, f"{where}: {_why(exc)}", fix, required=False)
         if answer.status_code == 401:
             return Check(
                 name, False, f"{where} refuses the token (401)",
@@ -311,6 +312,10 @@ class Doctor:
         if self._discord_probe is None:
             return Check("Discord", True, "not checked here", required=False)
         return await self._discord_probe()
+
+
+def _why(exc: httpx.HTTPError) -> str:
+    return transport_reason(exc) if isinstance(exc, httpx.TransportError) else type(exc).__name__
 
 
 def _count(n: int, noun: str) -> str:

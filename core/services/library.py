@@ -19,18 +19,24 @@ from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
+# The columns are PostgreSQL integers: a larger number is refused here, by field and entry,
+# rather than by the database halfway through the import.
+INT4_MAX = 2**31 - 1
+# Minutes; a show's total is their sum, in an integer column too. No episode runs a week.
+RUNTIME_MAX = 7 * 24 * 60
+
 
 class _Episode(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    episode_number: int = Field(ge=0)
+    episode_number: int = Field(ge=0, le=INT4_MAX)
     title: str | None = None
-    runtime: int | None = Field(default=None, ge=0)
+    runtime: int | None = Field(default=None, ge=0, le=RUNTIME_MAX)
     air_date: date | None = None
 
 
 class _Season(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    season_number: int = Field(ge=0)
+    season_number: int = Field(ge=0, le=INT4_MAX)
     episodes: list[_Episode] = []
 
 
@@ -41,8 +47,8 @@ class _ShowEntry(BaseModel):
     first_air_date: date | None = None
     original_title: str | None = None
     aliases: list[str] = []
-    tmdb_id: int | None = Field(default=None, gt=0)
-    tvdb_id: int | None = Field(default=None, gt=0)
+    tmdb_id: int | None = Field(default=None, gt=0, le=INT4_MAX)
+    tvdb_id: int | None = Field(default=None, gt=0, le=INT4_MAX)
     imdb_id: str | None = Field(default=None, pattern=r"^tt\d+$")
     status: str | None = None
     seasons: list[_Season] = []

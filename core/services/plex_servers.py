@@ -236,7 +236,18 @@ class ServerLocator:
     ) -> ServerAddress | None:
         """Ask plex.tv for the server's connections and probe them all at once. With no
         server id, the account's only owned server is the one (history sync, doctor)."""
-        resource = await self._resource(token, server_uuid)
+        try:
+            resource = await self._resource(token, server_uuid)
+        except UpstreamError as exc:
+            if not cannot_connect(exc):
+                raise
+            # The server is found through plex.tv; said with the way round it.
+            raise UpstreamError(
+                f"cannot look the Plex server up on plex.tv ({exc.message}): set --server-url "
+                "to the server's address, or let this machine reach plex.tv",
+                service=exc.service,
+                retryable=True,
+            ) from None
         if resource is None:
             log.warning(
                 "user %d: Plex server %s is not among this token's servers on plex.tv; "

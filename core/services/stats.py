@@ -7,7 +7,7 @@ from datetime import datetime
 
 from core.db import plex_config, stats, users
 from core.db.pool import Pool
-from core.errors import NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 
 STATUSES = ("success", "failed", "ignored", "duplicate", "pending")
 BANDS = ("exact", "high", "medium", "low", "manual", "ignored")
@@ -34,6 +34,8 @@ class UserStats:
     held_wait_mean_ms: float | None
     mappings: dict[str, int]  # every band in BANDS
     open_conflicts: int
+    retried: int = 0  # settled after a failed attempt, and how long from arrival on average
+    retried_wait_mean_ms: float | None = None
 
     @property
     def total(self) -> int:
@@ -46,11 +48,20 @@ class UserStats:
         return "connected" if self.enabled else "paused"
 
 
+MAX_DAYS = 3650  # ten years; far more overflows PostgreSQL's timestamps
+
+
+def check_days(days: int) -> None:
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInputError(f"days must be from 1 to {MAX_DAYS}")
+
+
 class StatsService:
     def __init__(self, *, pool: Pool) -> None:
         self._pool = pool
 
     async def for_user(self, user_id: int, *, days: int = 30) -> UserStats:
+        check_days(days)
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
             user = await users.by_id(conn, user_id)
             if user is None:
@@ -80,9 +91,12 @@ class StatsService:
             held_wait_mean_ms=window.held_wait_mean_ms,
             mappings={b: bands.get(b, 0) for b in BANDS},
             open_conflicts=conflicts,
+            retried=window.retried,
+            retried_wait_mean_ms=window.retried_wait_mean_ms,
         )
 
     async def all_users(self, *, days: int = 30) -> list[UserStats]:
+        check_days(days)
         async with self._pool.acquire() as conn:
             ids = await stats.user_ids(conn)
         return [await self.for_user(i, days=days) for i in ids]
@@ -124,6 +138,14 @@ def timing_lines(s: UserStats) -> list[tuple[str, str]]:
             (
                 "waiting behind conflicts",
                 f"{s.held} scrobbles, mean {human_duration(s.held_wait_mean_ms)}",
+            )
+        )
+    if s.retried:
+        lines.append(
+            (
+                "retried after a failure",
+                f"{s.retried} scrobbles, mean {human_duration(s.retried_wait_mean_ms)} "
+                "from arrival",
             )
         )
     return lines
