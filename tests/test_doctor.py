@@ -85,10 +85,14 @@ async def test_doctor_checks_everything_in_order_and_says_what_to_do(
             assert bad.returncode == 1
             assert "✗ TMDB: TMDB refuses TMDB_API_KEY (401)" in bad.stdout
             assert "    → check the key" in bad.stdout
-            refused = f"! Plex server (alice): {plex.base_url} (--server-url): connection refused"
+            refused = f"✗ Plex server (alice): {plex.base_url} (--server-url): connection refused"
             assert refused in bad.stdout
             assert "--server-url http://<server>:32400" in bad.stdout
             assert "Traceback" not in bad.stderr
+            # The server alone being out of reach fails the doctor: history sync needs it.
+            server_down = await asyncio.to_thread(run_cli, "doctor", "--user", "alice", env=env)
+            assert server_down.returncode == 1, server_down.stdout
+            assert "1 problem" in server_down.stdout
         finally:
             service.kill()
         # The daemon is gone: the webhook URL no longer answers.

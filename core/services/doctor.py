@@ -204,7 +204,9 @@ class Doctor:
         return [await self.plex_server(user, config, token), await self.plex_tv(user, token)]
 
     async def plex_server(self, user: User, config: PlexConfig, token: str) -> Check:
-        """Found the way the matcher finds it (the server locator), then its libraries read."""
+        """Found the way the matcher finds it (the server locator), then its libraries read.
+        Required: without it history sync (how a lost webhook still lands) and shows of
+        Plex's current agent can't work."""
         name = f"Plex server ({user.name})"
         fix = (
             f"make the server reachable from here, or give its address: `plex-tracker connect "
@@ -215,12 +217,9 @@ class Doctor:
             async with self._s.pool.acquire() as conn:
                 address = await self._s.servers.locate(conn, user.id, config)
         except UpstreamError as exc:  # nothing answered: the message says what was tried
-            return Check(name, False, exc.message, fix, required=False)
+            return Check(name, False, exc.message, fix)
         if address is None:
-            return Check(
-                name, False, "no server URL, and no server found for this token yet", fix,
-                required=False,
-            )  # fmt: skip
+            return Check(name, False, "no server URL, and no server found for this token yet", fix)
         how = {
             "configured": "--server-url",
             "remembered": "found on plex.tv earlier",
@@ -234,7 +233,7 @@ class Doctor:
                 timeout=5,
             )
         except httpx.HTTPError as exc:
-            return Check(name, False, f"{where}: {_why(exc)}", fix, required=False)
+            return Check(name, False, f"{where}: {_why(exc)}", fix)
         if answer.status_code == 401:
             return Check(
                 name, False, f"{where} refuses the token (401)",
@@ -244,10 +243,8 @@ class Doctor:
             answer.raise_for_status()
             sections = answer.json()["MediaContainer"].get("Directory", [])
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
-            return Check(
-                name, False, f"{where}: HTTP {answer.status_code}, not a library list", fix,
-                required=False,
-            )  # fmt: skip
+            not_sections = f"{where}: HTTP {answer.status_code}, not a library list"
+            return Check(name, False, not_sections, fix)
         shows = sum(1 for d in sections if d.get("type") == "show")
         detail = f"reachable at {where}; {len(sections)} libraries, {shows} of TV shows"
         problem = await self._s.servers.problem(user.id)
