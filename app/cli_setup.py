@@ -128,8 +128,10 @@ async def cmd_migrate(services: Services, args: argparse.Namespace) -> int:
 
 async def cmd_rekey(services: Services, args: argparse.Namespace) -> int:
     changed = await services.accounts.rekey()
-    out().print(f"re-encrypted the secrets of {changed} users with the current ENCRYPTION_KEY")
-    out().print("You can now remove ENCRYPTION_KEY_PREVIOUS.")
+    users = "1 user" if changed == 1 else f"{changed} users"
+    out().print(f"re-encrypted the secrets of {users} with the current ENCRYPTION_KEY")
+    if services.settings.encryption_key_previous is not None:
+        out().print("You can now remove ENCRYPTION_KEY_PREVIOUS.")
     return 0
 
 

@@ -23,6 +23,8 @@ from daemon.webhook import plex_webhook
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_PATH = "/api/plex/webhook"
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -53,10 +55,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return web.json_response({"error": str(exc)}, status=400)
     except DATABASE_DOWN as exc:
         services = request.app[SERVICES]
+        # The rejected-webhooks counter is what users watch for lost scrobbles (Plex doesn't
+        # retry): only the webhook route counts in it, not API calls during the outage.
+        webhook = request.path == WEBHOOK_PATH
         if services.pool.is_closing():  # the pool closed under this request: shutting down
-            services.metrics.webhooks_rejected.labels(reason="shutting_down").inc()
+            if webhook:
+                services.metrics.webhooks_rejected.labels(reason="shutting_down").inc()
             return web.json_response({"error": "shutting down"}, status=503)
-        services.metrics.webhooks_rejected.labels(reason="database_down").inc()
+        if webhook:
+            services.metrics.webhooks_rejected.labels(reason="database_down").inc()
         log.warning(
             "%s %s: database unavailable (%s)", request.method, request.path, type(exc).__name__
         )
@@ -105,7 +112,7 @@ def create_app(services: Services, health: HealthState) -> web.Application:
     app[HEALTH] = health
     app[LIMITS] = webhook_limits(services)
     app.router.add_get("/healthz", healthz)
-    app.router.add_post("/api/plex/webhook", plex_webhook)
+    app.router.add_post(WEBHOOK_PATH, plex_webhook)
     setup_metrics(app)
     setup_api(app)
     setup_sync_api(app)

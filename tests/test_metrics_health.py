@@ -120,6 +120,13 @@ async def test_healthz_is_503_when_the_database_is_down(tmp_path: Path) -> None:
                             content=b"{}",
                             headers={"Content-Type": "application/json"},
                         )
+                        api = await http.get(
+                            base + "/api/plex/config",
+                            headers={"Authorization": "Bearer ptk_" + "0" * 40},
+                        )
+                        rejected = services.metrics.registry.get_sample_value(
+                            "plex_tracker_webhooks_rejected_total", {"reason": "database_down"}
+                        )
                 finally:
                     await runner.cleanup()
         finally:
@@ -130,3 +137,6 @@ async def test_healthz_is_503_when_the_database_is_down(tmp_path: Path) -> None:
     # Metrics still answer (last known gauges); webhooks get a retryable 503, not a 500.
     assert scrape.status_code == 200 and "plex_tracker_queue_depth" in scrape.text
     assert hook.status_code == 503
+    # The API is down too, but only the webhook counts as a rejected (lost) webhook.
+    assert api.status_code == 503
+    assert rejected == 1
