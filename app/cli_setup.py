@@ -122,6 +122,9 @@ async def cmd_migrate(services: Services, args: argparse.Namespace) -> int:
     # open_services has applied every migration by the time we get here.
     async with services.pool.acquire() as conn:
         versions = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    if services.migrations_applied:
+        now = services.migrations_applied
+        out().print(f"applied {len(now)} migrations ({now[0]} … {now[-1]})")
     out().print(f"database is up to date: {len(versions)} migrations applied")
     return 0
 

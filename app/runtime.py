@@ -176,6 +176,7 @@ async def open_services(
             history=history,
             multi_episode=multi_episode,
             tracker=TrackerService(pool=pool, tmdb=tmdb, catalog=catalog),
+            migrations_applied=tuple(applied),
         )
 
 

@@ -57,6 +57,9 @@ async def test_wheel_install_ships_migrations_and_migrates(
         migrated = _run(cli, "migrate", env=env, cwd=tmp_path)
         assert migrated.returncode == 0, migrated.stderr
         assert f"{len(in_repo)} migrations applied" in migrated.stdout
+        assert f"applied {len(in_repo)} migrations (" in migrated.stdout  # by this run
+        again = _run(cli, "migrate", env=env, cwd=tmp_path)
+        assert again.returncode == 0 and "applied" not in again.stdout.split(":")[0], again.stdout
         conn = await asyncpg.connect(env["DATABASE_URL"])
         try:
             tables = {

@@ -52,3 +52,4 @@ class Services:
     history: HistorySync
     multi_episode: MultiEpisodeFollowUp
     tracker: TrackerService
+    migrations_applied: tuple[str, ...] = ()  # by this start (`migrate` reports them)
