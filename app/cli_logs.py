@@ -108,7 +108,7 @@ def add_parsers(sub: Subparsers) -> None:
         "replay", help="retry every failed scrobble now and say why any were not marked"
     )
     rep.add_argument("--user", help="only this user's (default: everyone's)")
-    sub.add_parser("prune", help="delete logs and resolved conflicts older than LOG_RETENTION_DAYS")
+    sub.add_parser("prune", help="delete old logs, resolved conflicts and job records now")
 
 
 COMMANDS: dict[str, Command] = {"logs": cmd_logs, "replay": cmd_replay, "prune": cmd_prune}

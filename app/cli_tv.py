@@ -16,7 +16,7 @@ SOURCE_NAMES = {"webhook": "Plex", "history": "Plex history sync", "manual": "ma
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    tv = sub.add_parser("tv", help="the tracker: up next, mark, history, add (like /tv)")
+    tv = sub.add_parser("tv", help="the tracker: up next, mark, unmark, history, add (like /tv)")
     tv_sub = tv.add_subparsers(dest="tv_command", required=True)
     up = tv_sub.add_parser("upnext", help="the next episode of every show in progress")
     up.add_argument("--user", required=True, help="whose tracker")

@@ -290,8 +290,8 @@ def plex_group() -> app_commands.Group:
         auto_add="Add shows the tracker doesn't have yet when TMDB knows them",
         auto_mark="Mark episodes watched when Plex says so",
         accounts="Plex accounts whose watches count, comma-separated ('-' = just yours)",
-        channel="Post conflicts in this channel instead of a DM",
-        dm="Send conflicts to your DMs again",
+        channel="Post conflicts and notices in this channel instead of a DM",
+        dm="Send conflicts and notices to your DMs again",
     )
     async def settings(
         interaction: Interaction,

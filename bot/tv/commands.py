@@ -144,7 +144,9 @@ def tv_group() -> app_commands.Group:
         )
 
     @tv.command(name="add", description="Add a show from TMDB with all its episodes")
-    @app_commands.describe(title="The show's name (type to search TMDB), or a TMDB link")
+    @app_commands.describe(
+        title="The show's name (type to search TMDB), or a TMDB link", share="Post it publicly"
+    )
     @app_commands.autocomplete(title=tmdb_choices)
     async def add(interaction: Interaction, title: str, share: bool = False) -> None:
         await defer(interaction, ephemeral=not share)
