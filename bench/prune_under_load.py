@@ -1,6 +1,6 @@
 """How long pruning a year of webhook logs takes, and what webhooks feel meanwhile.
 
-    .venv/bin/python -m bench.prune_under_load [--rows 36500] [--rate 50] [--batch 1000]
+    .venv/bin/python -m bench.prune_under_load [--rows 36500] [--rate 20] [--batch 1000]
 
 Seeds one user with `--rows` log rows (default: a year of the seed's 100 a day) older than
 LOG_RETENTION_DAYS, each with a realistic ~5 KB Plex payload, on real PostgreSQL
