@@ -181,7 +181,7 @@ async def test_rekey_rotates_every_secret(cli_env: dict[str, str], clean_db: str
     )
     result = run_cli("rekey", env=rotated_env)
     assert result.returncode == 0, result.stderr
-    assert "1 users" in result.stdout
+    assert "1 user " in result.stdout
     conn = await asyncpg.connect(clean_db)
     try:
         row = await conn.fetchrow("SELECT user_id, plex_token, webhook_secret FROM plex_config")

@@ -84,3 +84,20 @@ def test_an_install_without_migrations_refuses_instead_of_reporting_up_to_date(
 ) -> None:
     with pytest.raises(MigrationsMissing, match="no migrations found"):
         discover(tmp_path)
+
+
+async def test_commands_starting_together_both_find_the_embedded_database(
+    pg_server_dsn: str,
+) -> None:
+    """`plex-tracker run &` then at once `connect`: both create the database on a fresh
+    DATA_DIR; the one that loses the race uses the other's (it was a traceback)."""
+    from core.db.embedded import EmbeddedPostgres
+
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute("DROP DATABASE IF EXISTS plex_tracker WITH (FORCE)")
+        await asyncio.gather(*(EmbeddedPostgres._ensure_database(pg_server_dsn) for _ in range(8)))
+        assert await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = 'plex_tracker'")
+    finally:
+        await admin.execute("DROP DATABASE IF EXISTS plex_tracker WITH (FORCE)")
+        await admin.close()

@@ -17,6 +17,7 @@ only used to initialise and start the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -156,7 +157,11 @@ class EmbeddedPostgres:
         try:
             exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'plex_tracker'")
             if not exists:
-                await conn.execute("CREATE DATABASE plex_tracker")
+                # A command started while `run` creates it races us here: theirs is as good.
+                with contextlib.suppress(
+                    asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError
+                ):
+                    await conn.execute("CREATE DATABASE plex_tracker")
         finally:
             await conn.close()
 
