@@ -188,7 +188,8 @@ def refuse_unusable_channel(interaction: Interaction, channel: discord.TextChann
 
 
 async def needs_attention(services: Services, user_id: int) -> list[str]:
-    """What the user has to fix, in their words: shown first by /plex status."""
+    """What the user has to fix, in their words: shown first by /plex status. Ends with
+    the failed checks of `plex-tracker doctor` that are about this user."""
     async with services.pool.acquire() as conn:
         refused = await outbox.refused(conn, user_id)
         config = await plex_config.get(conn, user_id)
@@ -217,6 +218,15 @@ async def needs_attention(services: Services, user_id: int) -> list[str]:
             f"“{embeds.clip(refused.last_error, 200)}”. To fix: {fix}. "
             "`/plex conflicts` lists open conflicts meanwhile."
         )
+    # And the failed checks of `plex-tracker doctor` that are about this user (the server
+    # problem the matcher recorded is already said above).
+    async with httpx.AsyncClient() as http:
+        failed = await Doctor(services, http=http).user_problems(user_id)
+    problems += [
+        f"{c.name}: {c.detail}" + (f" → {c.fix}" if c.fix else "")
+        for c in failed
+        if not (server is not None and c.name.startswith("Plex server"))
+    ]
     return problems
 
 
@@ -302,16 +312,6 @@ def plex_group() -> app_commands.Group:
         stats = await interaction.client.stats.for_user(user.id)
         services = interaction.client.services
         problems = await needs_attention(services, user.id)
-        # And the failed checks of `plex-tracker doctor` that are about this user (the
-        # server problem the matcher recorded is already said above).
-        async with httpx.AsyncClient() as http:
-            failed = await Doctor(services, http=http).user_problems(user.id)
-        recorded = await services.servers.problem(user.id) is not None
-        problems += [
-            f"{c.name}: {c.detail}" + (f" → {c.fix}" if c.fix else "")
-            for c in failed
-            if not (recorded and c.name.startswith("Plex server"))
-        ]
         embed = embeds.status_embed(stats, problems)
         chart = await attach_activity(
             services.tracker,
