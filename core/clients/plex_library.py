@@ -30,9 +30,9 @@ from urllib.parse import quote
 
 import httpx
 
-from core.clients._http import JsonRequester, RetryPolicy, Sleep
+from core.clients._http import Sleep
 from core.clients.errors import NotFound, UpstreamError
-from core.clients.plex_server import SERVICE, _base
+from core.clients.plex_server import SERVICE, PlexHttp
 from core.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ def _keep(
     return out
 
 
-class PlexLibraryClient:
+class PlexLibraryClient(PlexHttp):
     """Stateless over servers: every call names the server's base URL and token."""
 
     def __init__(
@@ -266,49 +266,15 @@ class PlexLibraryClient:
         client_identifier: str = "plex-tracker",
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._client_identifier = client_identifier
-        policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
-        self._requester = JsonRequester(
-            http=http, service=SERVICE, metrics=metrics, timeout=timeout, policy=policy, sleep=sleep
-        )
-        # A probe decides between a server's addresses: one quick try each, no retries.
-        self._prober = JsonRequester(
+        super().__init__(
             http=http,
-            service=SERVICE,
             metrics=metrics,
-            timeout=probe_timeout,
-            policy=RetryPolicy(max_retries=0),
+            timeout=timeout,
+            probe_timeout=probe_timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            client_identifier=client_identifier,
             sleep=sleep,
-        )
-        self.requests = 0  # every request this client sent (benchmarks, run statistics)
-
-    def _headers(self, token: str | None, paging: tuple[int, int] | None = None) -> dict[str, str]:
-        headers = {
-            "Accept": "application/json",
-            "X-Plex-Client-Identifier": self._client_identifier,
-            "X-Plex-Product": "plex-tracker",
-        }
-        if token is not None:
-            headers["X-Plex-Token"] = token
-        if paging is not None:
-            headers["X-Plex-Container-Start"] = str(paging[0])
-            headers["X-Plex-Container-Size"] = str(paging[1])
-        return headers
-
-    async def _get(
-        self,
-        server_url: str,
-        path: str,
-        token: str | None,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        paging: tuple[int, int] | None = None,
-        probe: bool = False,
-    ) -> Any:
-        self.requests += 1
-        requester = self._prober if probe else self._requester
-        return await requester.get_json(
-            _base(server_url) + path, params=params, headers=self._headers(token, paging)
         )
 
     async def identity(self, server_url: str) -> str:
