@@ -23,6 +23,11 @@ ShowFilter = Literal["watching", "finished", "not_started", "all"]
 ShowSort = Literal["recent", "title", "progress", "added", "rating"]
 
 
+def episode_code(season: int, episode: int) -> str:
+    """'S02E03'."""
+    return f"S{season:02d}E{episode:02d}"
+
+
 @dataclass(frozen=True)
 class ShowProgress:
     id: int
@@ -54,7 +59,7 @@ class EpisodeRef:
 
     @property
     def code(self) -> str:
-        return f"S{self.season:02d}E{self.episode:02d}"
+        return episode_code(self.season, self.episode)
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class Watch:
 
     @property
     def code(self) -> str:
-        return f"S{self.season:02d}E{self.episode:02d}"
+        return episode_code(self.season, self.episode)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from core.db.tv_progress import (
     ShowSort,
     UpNext,
     Watch,
+    episode_code,
 )
 from core.errors import InvalidInputError, NotFoundError
 from core.services.shows import ShowCatalog
@@ -90,7 +91,7 @@ class MarkResult:
     def what(self) -> str:
         if self.scope == "season":
             return f"season {self.season}"
-        code = f"S{self.season:02d}E{self.episode:02d}"
+        code = episode_code(self.season, self.episode)
         return f"everything up to {code}" if self.scope == "up_to" else code
 
 
@@ -317,7 +318,7 @@ class TrackerService:
         number = episode if episode is not None else 0
         result = await self._set(show_id, scope, season, number, watched)
         if result.targeted == 0:
-            thing = f"season {season}" if scope == "season" else f"S{season:02d}E{number:02d}"
+            thing = f"season {season}" if scope == "season" else episode_code(season, number)
             if scope == "season" and watched:
                 thing += " (aired)"
             raise NotFoundError(
