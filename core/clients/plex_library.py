@@ -21,19 +21,14 @@ family: Unauthorized (401), NotFound (404), retryable ones for 5xx and network t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-import httpx
-
-from core.clients._http import Sleep
 from core.clients.errors import NotFound, UpstreamError
 from core.clients.plex_server import SERVICE, PlexHttp
-from core.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -254,28 +249,7 @@ def _keep(
 class PlexLibraryClient(PlexHttp):
     """Stateless over servers: every call names the server's base URL and token."""
 
-    def __init__(
-        self,
-        *,
-        http: httpx.AsyncClient,
-        metrics: Metrics,
-        timeout: float = 30.0,
-        probe_timeout: float = 5.0,
-        max_retries: int = 1,
-        backoff_base: float = 0.5,
-        client_identifier: str = "plex-tracker",
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        super().__init__(
-            http=http,
-            metrics=metrics,
-            timeout=timeout,
-            probe_timeout=probe_timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            client_identifier=client_identifier,
-            sleep=sleep,
-        )
+    TIMEOUT = 30.0  # a page of a large library can take a while
 
     async def identity(self, server_url: str) -> str:
         """The server's machineIdentifier; a quick probe that needs no token."""

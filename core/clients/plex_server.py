@@ -98,24 +98,26 @@ class PlexHttp:
     ``X-Plex-Token``, never the URL), a retried request, and a probe of an address (one
     short try: a LAN address seen from elsewhere just hangs)."""
 
+    TIMEOUT = 10.0  # seconds for a request, unless `timeout` says otherwise
+
     def __init__(
         self,
         *,
         http: httpx.AsyncClient,
         metrics: Metrics,
-        timeout: float,
-        probe_timeout: float,
-        max_retries: int,
-        backoff_base: float,
-        client_identifier: str,
-        sleep: Sleep,
+        timeout: float | None = None,
+        probe_timeout: float = 5.0,
+        max_retries: int = 1,
+        backoff_base: float = 0.5,
+        client_identifier: str = "plex-tracker",
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._client_identifier = client_identifier
         self._requester = JsonRequester(
             http=http,
             service=SERVICE,
             metrics=metrics,
-            timeout=timeout,
+            timeout=self.TIMEOUT if timeout is None else timeout,
             policy=RetryPolicy(max_retries=max_retries, backoff_base=backoff_base),
             sleep=sleep,
         )
@@ -167,7 +169,7 @@ class PlexServerClient(PlexHttp):
         metrics: Metrics,
         cache_ttl: float = 3600,
         cache_size: int = 4096,
-        timeout: float = 10.0,
+        timeout: float | None = None,
         max_retries: int = 1,
         backoff_base: float = 0.5,
         client_identifier: str = "plex-tracker",
