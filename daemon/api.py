@@ -336,9 +336,8 @@ async def post_config(request: web.Request) -> web.Response:
             rotate_secret=update.rotate_secret,
             verify=update.verify,
         )
-    else:
-        if update.rotate_secret:
-            await services.accounts.rotate_secret(user.id)
+    elif update.rotate_secret:
+        await services.accounts.rotate_secret(user.id)
     config = await services.accounts.update_settings(
         user.id,
         server_url=update.server_url.rstrip("/") if update.server_url else None,
