@@ -251,6 +251,17 @@ async def requeue_stranded(conn: Conn) -> list[tuple[int, int, int]]:
     return [(r["id"], r["user_id"], r["conflict_id"]) for r in rows]
 
 
+async def requeue_unreachable(conn: Conn, user_id: int) -> int:
+    """The user's scrobbles that failed because the Plex server couldn't be reached go back
+    to the queue at once, whatever their backoff or attempts, once it answers again."""
+    status: str = await conn.execute(
+        """UPDATE plex_webhook_logs SET status = 'pending', next_attempt_at = NULL
+           WHERE user_id = $1 AND status = 'failed' AND action_taken = 'server_unreachable'""",
+        user_id,
+    )
+    return int(status.split()[-1])
+
+
 async def requeue_failed(conn: Conn, user_id: int | None = None) -> int:
     """`plex-tracker replay`: every failed scrobble back in the queue, whatever its reason."""
     status: str = await conn.execute(

@@ -28,7 +28,7 @@ from core.clients.errors import RateLimited, UpstreamError
 from core.clients.plex_server import PlexServerClient
 from core.clients.plextv import PlexResource, PlexTvClient
 from core.crypto import Cipher
-from core.db import outbox, plex_config, server_problems
+from core.db import outbox, plex_config, server_problems, webhook_logs
 from core.db.plex_config import PlexConfig, token_slot
 from core.db.pool import Conn, Pool
 from core.db.server_problems import ServerProblem
@@ -148,7 +148,15 @@ class ServerLocator:
             await self._record_problem(conn, user_id, exc)
             raise
         if await server_problems.resolve(conn, user_id):
-            log.info("user %d: Plex server answers again at %s", user_id, display(address.url))
+            # What failed meanwhile goes again now, also what ran out of retries: the outage
+            # is over, and Plex won't send those scrobbles again.
+            requeued = await webhook_logs.requeue_unreachable(conn, user_id)
+            log.info(
+                "user %d: Plex server answers again at %s; %d scrobbles re-queued",
+                user_id,
+                display(address.url),
+                requeued,
+            )
         return result
 
     async def locate(
