@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -23,12 +22,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from app.cli_common import Command, Subparsers
 from core.db.sync_runs import RunCounts, SyncRun
 from core.errors import InvalidInputError
 from core.history.service import summary
 from core.services.container import Services
-
-Command = Callable[[Services, argparse.Namespace], Awaitable[int]]
 
 PHASES = {"library": "Library shows", "history": "History plays"}
 
@@ -136,7 +134,7 @@ async def _status(services: Services, user_id: int, name: str) -> int:
     return 0
 
 
-def add_parser(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     s = sub.add_parser(
         "sync",
         help="import the Plex server's watch history (marks what the followed accounts watched)",
@@ -165,5 +163,3 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 COMMANDS: dict[str, Command] = {"sync": cmd_sync}
-
-add_parsers = add_parser  # the name app/cli.py's MODULES call

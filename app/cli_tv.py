@@ -4,18 +4,15 @@ same TrackerService as /tv in Discord. Registered by app/cli.py."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
 
+from app.cli_common import Command, Subparsers
 from core.db.tv_marks import Scope
 from core.db.tv_progress import EpisodeRef
 from core.services.container import Services
-from core.tracker.service import MarkResult, ShowDetail
-
-Command = Callable[[Services, argparse.Namespace], Awaitable[int]]
-SOURCE_NAMES = {"webhook": "Plex", "history": "Plex history sync", "manual": "manual"}
+from core.tracker.service import WATCH_SOURCES, MarkResult, ShowDetail
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parsers(sub: Subparsers) -> None:
     tv = sub.add_parser("tv", help="the tracker: up next, mark, unmark, history, add (like /tv)")
     tv_sub = tv.add_subparsers(dest="tv_command", required=True)
     up = tv_sub.add_parser("upnext", help="the next episode of every show in progress")
@@ -91,7 +88,7 @@ async def cmd_tv(services: Services, args: argparse.Namespace) -> int:
         for w in history.watches:
             print(
                 f"{w.watched_at:%Y-%m-%d %H:%M}  {w.show_title} {w.code}  "
-                f"{SOURCE_NAMES.get(w.source, w.source)}"
+                f"{WATCH_SOURCES.get(w.source, w.source)}"
             )
         print(f"{history.total} episodes in the last {history.days} days")
     elif args.tv_command == "add":

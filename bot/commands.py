@@ -5,25 +5,16 @@ tracker user, so nobody sees or changes another user's data."""
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, Literal
 
 import discord
 import httpx
 from discord import app_commands
 
 from bot import embeds
+from bot.buttons import UserButton
 from bot.conflict_views import conflict_view
-from bot.replies import (
-    defer,
-    defer_update,
-    guarded,
-    known_user,
-    refuse_unless_owner,
-    reply,
-    require_user,
-    tracker_user,
-)
+from bot.replies import defer, guarded, known_user, reply, require_user, tracker_user
 from bot.sync_views import add_sync_command, with_import_button
 from bot.tv.charts import attach_activity
 from core.db import conflicts as conflict_db
@@ -106,43 +97,7 @@ def webhook_view(user_id: int) -> discord.ui.View:
     return view
 
 
-class OwnerButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"(?!)",  # a base, never matched: each subclass brings its own template
-):
-    """A persistent button that only its tracker user may press; its custom_id is
-    `<prefix>:<user id>`, so it is rebuilt after a restart and re-checked on every click."""
-
-    prefix: ClassVar[str]
-    label: ClassVar[str]
-    style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.danger
-
-    def __init__(self, user_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=self.label, style=self.style, custom_id=f"{self.prefix}:{user_id}"
-            )
-        )
-        self.user_id = user_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> Self:
-        return cls(int(match["user"]))
-
-    async def callback(self, interaction: Interaction) -> None:
-        await defer_update(interaction)
-        async with guarded(interaction):
-            if await refuse_unless_owner(interaction, self.user_id):
-                return
-            await self.pressed(interaction)
-
-    async def pressed(self, interaction: Interaction) -> None:
-        raise NotImplementedError
-
-
-class RotateButton(OwnerButton, template=r"webhook:rotate:(?P<user>[0-9]{1,18})"):
+class RotateButton(UserButton, template=r"webhook:rotate:(?P<user>[0-9]{1,18})"):
     prefix, label, style = "webhook:rotate", "Rotate secret…", discord.ButtonStyle.secondary
 
     async def pressed(self, interaction: Interaction) -> None:
@@ -156,7 +111,7 @@ class RotateButton(OwnerButton, template=r"webhook:rotate:(?P<user>[0-9]{1,18})"
         )
 
 
-class RotateConfirmButton(OwnerButton, template=r"webhook:rotate-confirm:(?P<user>[0-9]{1,18})"):
+class RotateConfirmButton(UserButton, template=r"webhook:rotate-confirm:(?P<user>[0-9]{1,18})"):
     prefix, label = "webhook:rotate-confirm", "Yes, rotate it"
 
     async def pressed(self, interaction: Interaction) -> None:
@@ -171,7 +126,7 @@ class RotateConfirmButton(OwnerButton, template=r"webhook:rotate-confirm:(?P<use
 # ------------------------------------------------------------------ disconnect
 
 
-class DisconnectButton(OwnerButton, template=r"account:disconnect:(?P<user>[0-9]{1,18})"):
+class DisconnectButton(UserButton, template=r"account:disconnect:(?P<user>[0-9]{1,18})"):
     prefix, label = "account:disconnect", "Yes, disconnect"
 
     async def pressed(self, interaction: Interaction) -> None:
@@ -233,7 +188,8 @@ def refuse_unusable_channel(interaction: Interaction, channel: discord.TextChann
 
 
 async def needs_attention(services: Services, user_id: int) -> list[str]:
-    """What the user has to fix, in their words: shown first by /plex status."""
+    """What the user has to fix, in their words: shown first by /plex status. Ends with
+    the failed checks of `plex-tracker doctor` that are about this user."""
     async with services.pool.acquire() as conn:
         refused = await outbox.refused(conn, user_id)
         config = await plex_config.get(conn, user_id)
@@ -262,6 +218,15 @@ async def needs_attention(services: Services, user_id: int) -> list[str]:
             f"“{embeds.clip(refused.last_error, 200)}”. To fix: {fix}. "
             "`/plex conflicts` lists open conflicts meanwhile."
         )
+    # And the failed checks of `plex-tracker doctor` that are about this user (the server
+    # problem the matcher recorded is already said above).
+    async with httpx.AsyncClient() as http:
+        failed = await Doctor(services, http=http).user_problems(user_id)
+    problems += [
+        f"{c.name}: {c.detail}" + (f" → {c.fix}" if c.fix else "")
+        for c in failed
+        if not (server is not None and c.name.startswith("Plex server"))
+    ]
     return problems
 
 
@@ -347,16 +312,6 @@ def plex_group() -> app_commands.Group:
         stats = await interaction.client.stats.for_user(user.id)
         services = interaction.client.services
         problems = await needs_attention(services, user.id)
-        # And the failed checks of `plex-tracker doctor` that are about this user (the
-        # server problem the matcher recorded is already said above).
-        async with httpx.AsyncClient() as http:
-            failed = await Doctor(services, http=http).user_problems(user.id)
-        recorded = await services.servers.problem(user.id) is not None
-        problems += [
-            f"{c.name}: {c.detail}" + (f" → {c.fix}" if c.fix else "")
-            for c in failed
-            if not (recorded and c.name.startswith("Plex server"))
-        ]
         embed = embeds.status_embed(stats, problems)
         chart = await attach_activity(
             services.tracker,

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from typing import Any
 
 import discord
 from discord import app_commands
 
 from bot import embeds
-from bot.replies import defer, defer_update, guarded, refuse_unless_owner, require_user
+from bot.buttons import UserButton
+from bot.replies import defer, require_user
 from core.db.sync_runs import SyncRun
 from core.history.service import summary
 
@@ -123,40 +123,18 @@ async def start_and_follow(interaction: Interaction, user_id: int, show: Show, f
     await follow(interaction, run, show)
 
 
-class ImportHistoryButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"sync:start:(?P<user>[0-9]{1,18})",
-):
+class ImportHistoryButton(UserButton, template=r"sync:start:(?P<user>[0-9]{1,18})"):
     """On the `/plex connect` reply: start (or follow) the user's history sync."""
 
-    def __init__(self, user_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=IMPORT_LABEL,
-                style=discord.ButtonStyle.primary,
-                emoji="📥",
-                custom_id=f"sync:start:{user_id}",
-            )
-        )
-        self.user_id = user_id
+    prefix, label, style, emoji = "sync:start", IMPORT_LABEL, discord.ButtonStyle.primary, "📥"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> Self:
-        return cls(int(match["user"]))
+    async def pressed(self, interaction: Interaction) -> None:
+        message = await interaction.followup.send("⏳ Starting…", ephemeral=True, wait=True)
 
-    async def callback(self, interaction: Interaction) -> None:
-        await defer_update(interaction)
-        async with guarded(interaction):
-            if await refuse_unless_owner(interaction, self.user_id):
-                return
-            message = await interaction.followup.send("⏳ Starting…", ephemeral=True, wait=True)
+        async def show(content: str | None, embed: discord.Embed | None) -> None:
+            await message.edit(content=content, embed=embed)
 
-            async def show(content: str | None, embed: discord.Embed | None) -> None:
-                await message.edit(content=content, embed=embed)
-
-            await start_and_follow(interaction, self.user_id, show, full=False)
+        await start_and_follow(interaction, self.user_id, show, full=False)
 
 
 def with_import_button(view: discord.ui.View, user_id: int) -> discord.ui.View:

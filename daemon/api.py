@@ -38,15 +38,11 @@ from core.services.conflicts import Choice, Ignore, Pick, Resolution, UseShow, U
 from core.services.container import Services
 from daemon import openapi
 from daemon.keys import SERVICES
+from daemon.openapi import MAX_ID, MAX_OFFSET, MAX_PAGE, MAX_PICK, MAX_TMDB_ID
 
 log = logging.getLogger(__name__)
 
 LOG_STATUSES = ("pending", "success", "failed", "ignored", "duplicate")
-MAX_PAGE = 200
-MAX_OFFSET = 10_000_000
-MAX_ID = 2**63 - 1  # bigint ids
-MAX_TMDB_ID = 2**31 - 1  # TMDB ids are stored as integer
-MAX_PICK = 100
 
 
 def _default(value: object) -> object:
@@ -340,9 +336,8 @@ async def post_config(request: web.Request) -> web.Response:
             rotate_secret=update.rotate_secret,
             verify=update.verify,
         )
-    else:
-        if update.rotate_secret:
-            await services.accounts.rotate_secret(user.id)
+    elif update.rotate_secret:
+        await services.accounts.rotate_secret(user.id)
     config = await services.accounts.update_settings(
         user.id,
         server_url=update.server_url.rstrip("/") if update.server_url else None,

@@ -13,8 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-MAX_ID = 2**63 - 1
-MAX_TMDB_ID = 2**31 - 1
+# The API's limits, checked by daemon/api.py and described here.
+MAX_ID = 2**63 - 1  # bigint ids
+MAX_TMDB_ID = 2**31 - 1  # TMDB ids are stored as integer
+MAX_PAGE = 200
+MAX_OFFSET = 10_000_000
+MAX_PICK = 100
 
 
 @dataclass(frozen=True)
@@ -81,12 +85,12 @@ PAGE_PARAMS = [
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
     },
     {
         "name": "offset",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
     },
 ]
 
@@ -256,7 +260,7 @@ API_SCHEMAS: dict[str, Any] = {
             "pick": {
                 "type": "integer",
                 "minimum": 1,
-                "maximum": 100,
+                "maximum": MAX_PICK,
                 "description": "Candidate N of potential_matches (1-based); 404 past the list",
             },
             "ignore": {"type": "boolean", "enum": [True], "description": "Never sync it"},

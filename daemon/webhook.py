@@ -12,6 +12,7 @@ from aiohttp import web
 from core.crypto import sha256_hex
 from core.errors import InvalidInputError
 from core.services.container import Services
+from core.services.intake import Accepted
 from daemon.clientaddr import bucket_key, client_address
 from daemon.keys import LIMITS, SERVICES
 from daemon.multipart import BodyTooLarge, boundary_of, read_form_field
@@ -20,7 +21,6 @@ from daemon.ratelimit import retry_after_header
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
-_UNAUTHORIZED = {"error": "unauthorized"}
 
 
 class UnsupportedType(Exception):
@@ -69,6 +69,13 @@ def _refuse(
     return web.json_response({"error": error}, status=status, headers=headers or None)
 
 
+def _failed_row(result: Accepted) -> web.Response:
+    """A body stored as a failed log row: why, and the row's id."""
+    return web.json_response(
+        {"error": result.message, "id": result.log_id}, status=result.http_status
+    )
+
+
 async def plex_webhook(request: web.Request) -> web.Response:
     services: Services = request.app[SERVICES]
     settings = services.settings
@@ -106,7 +113,7 @@ async def plex_webhook(request: web.Request) -> web.Response:
     if owner is None:
         if known:  # rotated away since the list of valid secrets was read
             limits.failed(address)
-        return _refuse(services, "unauthorized", 401, _UNAUTHORIZED["error"])
+        return _refuse(services, "unauthorized", 401, "unauthorized")
     wait_for = limits.senders.check(secret_hash)
     if wait_for is not None:
         return _refuse(
@@ -146,15 +153,12 @@ async def plex_webhook(request: web.Request) -> web.Response:
             f"unsupported content type {exc}: send multipart/form-data",
             http_status=415,
         )
-        return web.json_response({"error": result.message, "id": result.log_id}, status=415)
+        return _failed_row(result)
     except InvalidInputError as exc:
-        result = await intake.reject(owner.user_id, str(exc))
-        return web.json_response({"error": result.message, "id": result.log_id}, status=400)
+        return _failed_row(await intake.reject(owner.user_id, str(exc)))
     result = await intake.accept(owner.user_id, owner.config, payload)
     if result.http_status != 200:
-        return web.json_response(
-            {"error": result.message, "id": result.log_id}, status=result.http_status
-        )
+        return _failed_row(result)
     return web.json_response(
         {"status": result.status, "id": result.log_id, "detail": result.message}
     )

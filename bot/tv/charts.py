@@ -17,9 +17,12 @@ from core.tracker.service import TrackerService
 log = logging.getLogger(__name__)
 
 
-async def chart_file(activity: Activity, *, title: str) -> discord.File | None:
-    """The PNG as a file to attach, or None (nothing watched, or drawing failed: the embed
-    carries the same figures as text, so it is complete without the picture)."""
+async def attach_chart(
+    embed: discord.Embed, activity: Activity, *, title: str
+) -> discord.File | None:
+    """The PNG as a file to send with `embed`, which then shows it; or None (nothing
+    watched, or drawing failed: the embed carries the same figures as text, so it is
+    complete without the picture)."""
     if activity.empty:
         return None
     started = time.perf_counter()
@@ -31,6 +34,7 @@ async def chart_file(activity: Activity, *, title: str) -> discord.File | None:
     log.debug(
         "activity chart: %d bytes in %.0f ms", len(png), (time.perf_counter() - started) * 1000
     )
+    embed.set_image(url=f"attachment://{CHART_FILE}")
     return discord.File(
         io.BytesIO(png),
         filename=CHART_FILE,
@@ -44,7 +48,4 @@ async def attach_activity(
     """Add the period's figures to `embed` and return the chart to send with it."""
     activity = await tracker.activity(user_id, days)
     activity_fields(embed, activity, days=days)
-    file = await chart_file(activity, title=title)
-    if file is not None:
-        embed.set_image(url=f"attachment://{CHART_FILE}")
-    return file
+    return await attach_chart(embed, activity, title=title)

@@ -14,7 +14,14 @@ from core.db.tv_prefs import TvPrefs
 from core.db.tv_progress import EpisodeRef, ShowProgress, UpNext, Watch
 from core.tracker.activity import Activity, RecapStats
 from core.tracker.now import NowPlaying
-from core.tracker.service import SOURCES, History, MarkResult, ShowDetail, ShowPage
+from core.tracker.service import (
+    SOURCES,
+    WATCH_SOURCES,
+    History,
+    MarkResult,
+    ShowDetail,
+    ShowPage,
+)
 
 CHART_FILE = "activity.png"
 # /tv upnext lists this many shows (with their last-watched times, well inside an embed's
@@ -35,7 +42,6 @@ SORT_LABELS = {
     "rating": "your rating",
 }
 STATE_ICONS = {"watching": "▶️", "finished": "✅", "not_started": "🆕", "abandoned": "💤"}
-SOURCE_LABELS = {"webhook": "Plex", "history": "Plex history sync", "manual": "manual"}
 METHOD_LABELS = {
     "existing": "existing mapping",
     "tmdb_id": "TMDB id",
@@ -159,7 +165,7 @@ def show_embed(detail: ShowDetail, *, today: date | None = None) -> discord.Embe
     embed.add_field(
         name="Last watched",
         value=(
-            f"{last.code} {ago(last.watched_at)} · {SOURCE_LABELS.get(last.source, last.source)}"
+            f"{last.code} {ago(last.watched_at)} · {WATCH_SOURCES.get(last.source, last.source)}"
             if last
             else "never"
         ),
@@ -304,7 +310,7 @@ def _watch_line(w: Watch) -> str:
     rated = f" · ★ {w.user_rating:g}" if w.user_rating is not None else ""
     return (
         f"{ago(w.watched_at)} **{clip(w.show_title, 50)}** {w.code}{name}"
-        f" · {SOURCE_LABELS.get(w.source, w.source)}{rated}"
+        f" · {WATCH_SOURCES.get(w.source, w.source)}{rated}"
     )
 
 

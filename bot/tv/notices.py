@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import discord
 
 from bot.tv import embeds
-from bot.tv.charts import chart_file
+from bot.tv.charts import attach_chart
 from bot.tv.views import notice_view
 from core.db import tv_notices, tv_prefs, tv_progress
 from core.db.outbox import Notification
@@ -87,8 +87,5 @@ async def _recap(conn: Conn, services: Services, recap_id: int) -> Rendered | No
         return None  # nothing watched that week: no message rather than a sad one
     embed = embeds.recap_embed(stats)
     start = recap.week_start
-    file = await chart_file(stats.activity, title=f"week of {start:%b} {start.day}")
-    if file is None:
-        return Rendered(embed)
-    embed.set_image(url=f"attachment://{embeds.CHART_FILE}")
-    return Rendered(embed, files=[file])
+    file = await attach_chart(embed, stats.activity, title=f"week of {start:%b} {start.day}")
+    return Rendered(embed, files=[file] if file else [])

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Self
 
 import discord
 
+from bot.buttons import OwnerButton
 from bot.embeds import clip, titled
-from bot.replies import defer_update, guarded, refuse_unless_owner
 from bot.tv import embeds
 from core.clients.tmdb import TmdbShowSummary
 from core.db.tv_progress import ShowFilter, ShowSort, UpNext
@@ -54,10 +54,7 @@ def tracker(interaction: Interaction) -> TrackerService:
     return service
 
 
-class TvButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"(?!)",  # a base, never matched: each subclass brings its own template
-):
+class TvButton(OwnerButton, template=r"(?!)"):
     """A /tv button of one tracker user: `tv:<action>:<user>[:<arg>...]`."""
 
     action: ClassVar[str]
@@ -73,35 +70,15 @@ class TvButton(
     ) -> None:
         custom_id = ":".join(["tv", self.action, str(user_id), *(str(a) for a in args)])
         super().__init__(
+            user_id,
             discord.ui.Button(
                 label=clip(label, 80),
                 style=style,
                 custom_id=custom_id,
                 disabled=disabled,
                 row=row,
-            )
+            ),
         )
-        self.user_id = user_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> Self:
-        return cls.rebuild(match)
-
-    @classmethod
-    def rebuild(cls, match: re.Match[str]) -> Self:
-        raise NotImplementedError
-
-    async def callback(self, interaction: Interaction) -> None:
-        await defer_update(interaction)
-        async with guarded(interaction):
-            if await refuse_unless_owner(interaction, self.user_id):
-                return
-            await self.pressed(interaction)
-
-    async def pressed(self, interaction: Interaction) -> None:
-        raise NotImplementedError
 
 
 # -- /tv shows paging -------------------------------------------------------------------------
@@ -177,11 +154,16 @@ def shows_view(user_id: int, page: ShowPage) -> discord.ui.View:
 
 
 class ShowButton(TvButton, template=r"(?!)"):
-    """A button on a show's card: acts on the show, then redraws the card."""
+    """A button on a show's card: acts on the show, then redraws the card. Its custom_id
+    is `tv:<action>:<user>:<show>`."""
 
     def __init__(self, user_id: int, show_id: int, *args: int | str, **kwargs: Any) -> None:
         super().__init__(user_id, show_id, *args, **kwargs)
         self.show_id = show_id
+
+    @classmethod
+    def rebuild(cls, match: re.Match[str]) -> Self:
+        return cls(int(match["user"]), int(match["show"]))
 
     async def redraw(self, interaction: Interaction, detail: ShowDetail, content: str) -> None:
         await interaction.edit_original_response(
@@ -192,10 +174,6 @@ class ShowButton(TvButton, template=r"(?!)"):
 class MarkNextButton(ShowButton, template=rf"tv:next:(?P<user>{_ID}):(?P<show>{_ID})"):
     action = "next"
 
-    @classmethod
-    def rebuild(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["user"]), int(match["show"]))
-
     async def pressed(self, interaction: Interaction) -> None:
         result = await tracker(interaction).mark(self.user_id, self.show_id)
         await self.redraw(interaction, result.detail, embeds.mark_content(result))
@@ -204,18 +182,14 @@ class MarkNextButton(ShowButton, template=rf"tv:next:(?P<user>{_ID}):(?P<show>{_
 class RefreshButton(ShowButton, template=rf"tv:refresh:(?P<user>{_ID}):(?P<show>{_ID})"):
     action = "refresh"
 
-    @classmethod
-    def rebuild(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["user"]), int(match["show"]))
-
     async def pressed(self, interaction: Interaction) -> None:
         detail, added = await tracker(interaction).refresh_from_tmdb(self.user_id, self.show_id)
         news = f"{added} new episode{'s' if added != 1 else ''}" if added else "no new episodes"
         await self.redraw(interaction, detail, f"🔄 Refreshed from TMDB: {news}.")
 
 
-class NotifyButton(ShowButton, template=rf"tv:notify:(?P<user>{_ID}):(?P<show>{_ID}):(?P<on>[01])"):
-    action = "notify"
+class SwitchButton(ShowButton, template=r"(?!)"):
+    """Turns a setting of the show on or off: `tv:<action>:<user>:<show>:<0|1>`."""
 
     def __init__(self, user_id: int, show_id: int, on: int, **kwargs: Any) -> None:
         super().__init__(user_id, show_id, on, **kwargs)
@@ -224,6 +198,12 @@ class NotifyButton(ShowButton, template=rf"tv:notify:(?P<user>{_ID}):(?P<show>{_
     @classmethod
     def rebuild(cls, match: re.Match[str]) -> Self:
         return cls(int(match["user"]), int(match["show"]), int(match["on"]))
+
+
+class NotifyButton(
+    SwitchButton, template=rf"tv:notify:(?P<user>{_ID}):(?P<show>{_ID}):(?P<on>[01])"
+):
+    action = "notify"
 
     async def pressed(self, interaction: Interaction) -> None:
         detail = await tracker(interaction).set_show_notify(self.user_id, self.show_id, self.on)
@@ -231,16 +211,10 @@ class NotifyButton(ShowButton, template=rf"tv:notify:(?P<user>{_ID}):(?P<show>{_
         await self.redraw(interaction, detail, f"🔔 New-episode notices {state} for this show.")
 
 
-class AbandonButton(ShowButton, template=rf"tv:drop:(?P<user>{_ID}):(?P<show>{_ID}):(?P<on>[01])"):
+class AbandonButton(
+    SwitchButton, template=rf"tv:drop:(?P<user>{_ID}):(?P<show>{_ID}):(?P<on>[01])"
+):
     action = "drop"
-
-    def __init__(self, user_id: int, show_id: int, on: int, **kwargs: Any) -> None:
-        super().__init__(user_id, show_id, on, **kwargs)
-        self.on = bool(on)
-
-    @classmethod
-    def rebuild(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["user"]), int(match["show"]), int(match["on"]))
 
     async def pressed(self, interaction: Interaction) -> None:
         detail = await tracker(interaction).set_abandoned(self.user_id, self.show_id, self.on)

@@ -21,19 +21,14 @@ family: Unauthorized (401), NotFound (404), retryable ones for 5xx and network t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-import httpx
-
-from core.clients._http import JsonRequester, RetryPolicy, Sleep
 from core.clients.errors import NotFound, UpstreamError
-from core.clients.plex_server import SERVICE, _base
-from core.metrics import Metrics
+from core.clients.plex_server import SERVICE, PlexHttp
 
 log = logging.getLogger(__name__)
 
@@ -251,65 +246,10 @@ def _keep(
     return out
 
 
-class PlexLibraryClient:
+class PlexLibraryClient(PlexHttp):
     """Stateless over servers: every call names the server's base URL and token."""
 
-    def __init__(
-        self,
-        *,
-        http: httpx.AsyncClient,
-        metrics: Metrics,
-        timeout: float = 30.0,
-        probe_timeout: float = 5.0,
-        max_retries: int = 1,
-        backoff_base: float = 0.5,
-        client_identifier: str = "plex-tracker",
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self._client_identifier = client_identifier
-        policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
-        self._requester = JsonRequester(
-            http=http, service=SERVICE, metrics=metrics, timeout=timeout, policy=policy, sleep=sleep
-        )
-        # A probe decides between a server's addresses: one quick try each, no retries.
-        self._prober = JsonRequester(
-            http=http,
-            service=SERVICE,
-            metrics=metrics,
-            timeout=probe_timeout,
-            policy=RetryPolicy(max_retries=0),
-            sleep=sleep,
-        )
-        self.requests = 0  # every request this client sent (benchmarks, run statistics)
-
-    def _headers(self, token: str | None, paging: tuple[int, int] | None = None) -> dict[str, str]:
-        headers = {
-            "Accept": "application/json",
-            "X-Plex-Client-Identifier": self._client_identifier,
-            "X-Plex-Product": "plex-tracker",
-        }
-        if token is not None:
-            headers["X-Plex-Token"] = token
-        if paging is not None:
-            headers["X-Plex-Container-Start"] = str(paging[0])
-            headers["X-Plex-Container-Size"] = str(paging[1])
-        return headers
-
-    async def _get(
-        self,
-        server_url: str,
-        path: str,
-        token: str | None,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        paging: tuple[int, int] | None = None,
-        probe: bool = False,
-    ) -> Any:
-        self.requests += 1
-        requester = self._prober if probe else self._requester
-        return await requester.get_json(
-            _base(server_url) + path, params=params, headers=self._headers(token, paging)
-        )
+    TIMEOUT = 30.0  # a page of a large library can take a while
 
     async def identity(self, server_url: str) -> str:
         """The server's machineIdentifier; a quick probe that needs no token."""

@@ -93,7 +93,73 @@ def _metadata(rating_key: str, payload: Any) -> PlexShowMetadata:
     )
 
 
-class PlexServerClient:
+class PlexHttp:
+    """What every call to a Plex Media Server shares: its headers (the token in
+    ``X-Plex-Token``, never the URL), a retried request, and a probe of an address (one
+    short try: a LAN address seen from elsewhere just hangs)."""
+
+    TIMEOUT = 10.0  # seconds for a request, unless `timeout` says otherwise
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        metrics: Metrics,
+        timeout: float | None = None,
+        probe_timeout: float = 5.0,
+        max_retries: int = 1,
+        backoff_base: float = 0.5,
+        client_identifier: str = "plex-tracker",
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client_identifier = client_identifier
+        self._requester = JsonRequester(
+            http=http,
+            service=SERVICE,
+            metrics=metrics,
+            timeout=self.TIMEOUT if timeout is None else timeout,
+            policy=RetryPolicy(max_retries=max_retries, backoff_base=backoff_base),
+            sleep=sleep,
+        )
+        self._prober = JsonRequester(
+            http=http,
+            service=SERVICE,
+            metrics=metrics,
+            timeout=probe_timeout,
+            policy=RetryPolicy(max_retries=0),
+            sleep=sleep,
+        )
+
+    def _headers(self, token: str | None, paging: tuple[int, int] | None = None) -> dict[str, str]:
+        headers = {
+            "Accept": "application/json",
+            "X-Plex-Client-Identifier": self._client_identifier,
+            "X-Plex-Product": "plex-tracker",
+        }
+        if token is not None:
+            headers["X-Plex-Token"] = token
+        if paging is not None:
+            headers["X-Plex-Container-Start"] = str(paging[0])
+            headers["X-Plex-Container-Size"] = str(paging[1])
+        return headers
+
+    async def _get(
+        self,
+        server_url: str,
+        path: str,
+        token: str | None,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        paging: tuple[int, int] | None = None,
+        probe: bool = False,
+    ) -> Any:
+        requester = self._prober if probe else self._requester
+        return await requester.get_json(
+            _base(server_url) + path, params=params, headers=self._headers(token, paging)
+        )
+
+
+class PlexServerClient(PlexHttp):
     """Reads library metadata from users' Plex servers; caches per (user, server, item)."""
 
     def __init__(
@@ -103,29 +169,21 @@ class PlexServerClient:
         metrics: Metrics,
         cache_ttl: float = 3600,
         cache_size: int = 4096,
-        timeout: float = 10.0,
+        timeout: float | None = None,
         max_retries: int = 1,
         backoff_base: float = 0.5,
         client_identifier: str = "plex-tracker",
         probe_timeout: float = 5.0,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._client_identifier = client_identifier
-        # Probing an address: one short try (a LAN address seen from elsewhere just hangs).
-        self._prober = JsonRequester(
+        super().__init__(
             http=http,
-            service=SERVICE,
-            metrics=metrics,
-            timeout=probe_timeout,
-            policy=RetryPolicy(max_retries=0),
-            sleep=sleep,
-        )
-        self._requester = JsonRequester(
-            http=http,
-            service=SERVICE,
             metrics=metrics,
             timeout=timeout,
-            policy=RetryPolicy(max_retries=max_retries, backoff_base=backoff_base),
+            probe_timeout=probe_timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            client_identifier=client_identifier,
             sleep=sleep,
         )
         self._cache: TtlCache[tuple[int, str, str], PlexShowMetadata] = TtlCache(
@@ -145,17 +203,13 @@ class PlexServerClient:
         cache_key = (user_id, base, key)
 
         async def fetch() -> PlexShowMetadata:
-            payload = await self._requester.get_json(
-                f"{base}/library/metadata/{quote(key, safe='')}",
+            payload = await self._get(
+                base,
+                f"/library/metadata/{quote(key, safe='')}",
+                token,
                 # The single-item endpoint includes Guid tags already; asking is harmless
                 # and keeps working on servers where it would not.
                 params={"includeGuids": 1},
-                headers={
-                    "X-Plex-Token": token,
-                    "Accept": "application/json",
-                    "X-Plex-Client-Identifier": self._client_identifier,
-                    "X-Plex-Product": "plex-tracker",
-                },
             )
             try:
                 metadata = _metadata(key, payload)
@@ -179,14 +233,7 @@ class PlexServerClient:
         """The machineIdentifier of the Plex server answering at `server_url`
         (``GET /identity``, which needs no token: none is sent to an address not known to
         be the user's server). Raises UpstreamError when nothing answers there."""
-        payload = await self._prober.get_json(
-            f"{_base(server_url)}/identity",
-            headers={
-                "Accept": "application/json",
-                "X-Plex-Client-Identifier": self._client_identifier,
-                "X-Plex-Product": "plex-tracker",
-            },
-        )
+        payload = await self._get(server_url, "/identity", None, probe=True)
         try:
             found = payload["MediaContainer"]["machineIdentifier"]
         except (KeyError, TypeError):

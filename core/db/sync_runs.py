@@ -269,3 +269,25 @@ async def delete_finished_before(conn: Conn, cutoff: datetime) -> int:
         cutoff,
     )
     return int(status.split()[-1])
+
+
+# One sync per user at a time, across every process on the database: a session advisory
+# lock held by the connection that runs it (PostgreSQL drops it if that process dies).
+def _user_lock(user_id: int) -> str:
+    return f"history-sync:{user_id}"
+
+
+async def try_lock_user(conn: Conn, user_id: int) -> bool:
+    locked: bool = await conn.fetchval(
+        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", _user_lock(user_id)
+    )
+    return locked
+
+
+async def lock_user(conn: Conn, user_id: int) -> None:
+    """Wait for the user's sync lock."""
+    await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", _user_lock(user_id))
+
+
+async def unlock_user(conn: Conn, user_id: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", _user_lock(user_id))

@@ -23,6 +23,11 @@ ShowFilter = Literal["watching", "finished", "not_started", "all"]
 ShowSort = Literal["recent", "title", "progress", "added", "rating"]
 
 
+def episode_code(season: int, episode: int) -> str:
+    """'S02E03'."""
+    return f"S{season:02d}E{episode:02d}"
+
+
 @dataclass(frozen=True)
 class ShowProgress:
     id: int
@@ -54,7 +59,7 @@ class EpisodeRef:
 
     @property
     def code(self) -> str:
-        return f"S{self.season:02d}E{self.episode:02d}"
+        return episode_code(self.season, self.episode)
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class Watch:
 
     @property
     def code(self) -> str:
-        return f"S{self.season:02d}E{self.episode:02d}"
+        return episode_code(self.season, self.episode)
 
 
 @dataclass(frozen=True)
@@ -253,27 +258,23 @@ async def seasons(conn: Conn, show_id: int, today: date) -> list[SeasonProgress]
     return [SeasonProgress(r["season"], r["total"], r["aired"], r["watched"]) for r in rows]
 
 
-# The next episode to watch: the first unwatched aired main episode after the furthest one
-# watched (someone who started at season 3 is not sent back to season 1); when there is
-# none after it, the first unwatched aired one (a gap left behind). $1 show, $2 today,
-# $3 the furthest watched [season, episode] or NULL.
-_NEXT = """
-    SELECT e.season, e.episode, e.title, e.air_date, e.runtime FROM tvshow_episodes e
-    WHERE e.tvshow_id = $1 AND NOT e.watched AND e.season > 0
-      AND (e.air_date IS NULL OR e.air_date <= $2)
-    ORDER BY (ARRAY[e.season, e.episode] > COALESCE($3::int[], ARRAY[0, 0])) DESC,
-             e.season, e.episode
-    LIMIT 1
-"""
-
-
 async def next_episode(conn: Conn, show_id: int, today: date) -> EpisodeRef | None:
-    highest = await conn.fetchval(
-        """SELECT max(ARRAY[season, episode]) FROM tvshow_episodes
-           WHERE tvshow_id = $1 AND watched AND season > 0""",
+    """The first unwatched aired main episode after the furthest one watched (someone who
+    started at season 3 is not sent back to season 1); when there is none after it, the
+    first unwatched aired one (a gap left behind). up_next picks the same way."""
+    row = await conn.fetchrow(
+        """SELECT e.season, e.episode, e.title, e.air_date, e.runtime FROM tvshow_episodes e
+           WHERE e.tvshow_id = $1 AND NOT e.watched AND e.season > 0
+             AND (e.air_date IS NULL OR e.air_date <= $2)
+           ORDER BY (ARRAY[e.season, e.episode] > COALESCE(
+                        (SELECT max(ARRAY[w.season, w.episode]) FROM tvshow_episodes w
+                         WHERE w.tvshow_id = $1 AND w.watched AND w.season > 0),
+                        ARRAY[0, 0])) DESC,
+                    e.season, e.episode
+           LIMIT 1""",
         show_id,
+        today,
     )
-    row = await conn.fetchrow(_NEXT, show_id, today, highest)
     return _episode(row) if row else None
 
 

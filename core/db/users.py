@@ -46,6 +46,11 @@ async def by_id(conn: Conn, user_id: int) -> User | None:
     return _user(row) if row else None
 
 
+async def every(conn: Conn) -> list[User]:
+    rows = await conn.fetch(f"SELECT {_COLS} FROM users ORDER BY id")
+    return [_user(r) for r in rows]
+
+
 async def by_discord_id(conn: Conn, discord_id: int) -> User | None:
     row = await conn.fetchrow(f"SELECT {_COLS} FROM users WHERE discord_id = $1", discord_id)
     return _user(row) if row else None

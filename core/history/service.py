@@ -46,10 +46,6 @@ NOTICE_KIND = "sync_failed"  # notification_outbox kind: the server refused the 
 DIED = "the process running it stopped (the next run resumes where it got to)"
 
 
-def _lock_key(user_id: int) -> str:
-    return f"history-sync:{user_id}"
-
-
 class HistorySync:
     def __init__(
         self,
@@ -91,9 +87,13 @@ class HistorySync:
         async with self._pool.acquire() as conn:
             await self._connected(conn, user_id)
             active = await sync_runs.active_for_user(conn, user_id)
-            if active is not None and active.state == "running" and await _try_lock(conn, user_id):
+            if (
+                active is not None
+                and active.state == "running"
+                and await sync_runs.try_lock_user(conn, user_id)
+            ):
                 # Nobody holds the user's sync lock: the process running it died (kill -9).
-                await _unlock(conn, user_id)
+                await sync_runs.unlock_user(conn, user_id)
                 await sync_runs.interrupt(conn, active.id, DIED)
                 active = await sync_runs.active_for_user(conn, user_id)
             if active is not None and not dry_run:
@@ -131,14 +131,12 @@ class HistorySync:
         since = _check_mode(mode, since)
         async with self._pool.acquire() as conn:
             await self._connected(conn, user_id)
-            if not await _try_lock(conn, user_id):
+            if not await sync_runs.try_lock_user(conn, user_id):
                 if not wait:
                     return None
                 if waiting is not None:
                     waiting(await sync_runs.active_for_user(conn, user_id))
-                await conn.execute(
-                    "SELECT pg_advisory_lock(hashtextextended($1, 0))", _lock_key(user_id)
-                )
+                await sync_runs.lock_user(conn, user_id)
             try:
                 await sync_runs.interrupt_running(conn, user_id, DIED)  # we hold the lock
                 run = None
@@ -158,7 +156,7 @@ class HistorySync:
                     )
                 return await self._execute(conn, run, progress, stopping or self._stopping)
             finally:
-                await _unlock(conn, user_id)
+                await sync_runs.unlock_user(conn, user_id)
 
     async def _connected(self, conn: Conn, user_id: int) -> None:
         config = await plex_config.get(conn, user_id)
@@ -296,14 +294,14 @@ class HistorySync:
     async def _run_claimed(self, run: SyncRun) -> SyncRun | None:
         try:
             async with self._pool.acquire() as conn:
-                if not await _try_lock(conn, run.user_id):
+                if not await sync_runs.try_lock_user(conn, run.user_id):
                     # This user's sync runs elsewhere right now: back in the queue for later.
                     await sync_runs.requeue(conn, run.id)
                     return None
                 try:
                     return await self._execute(conn, run, None, self._stopping)
                 finally:
-                    await _unlock(conn, run.user_id)
+                    await sync_runs.unlock_user(conn, run.user_id)
         except Exception:
             log.exception("user %d: sync run %d could not run", run.user_id, run.id)
             return None
@@ -411,14 +409,3 @@ def _check_mode(mode: str, since: datetime | None) -> datetime | None:
     if (mode == "since") != (since is not None):
         raise InvalidInputError("a date is needed with 'since', and only with it")
     return max(since, _OLDEST) if since is not None else None
-
-
-async def _try_lock(conn: Conn, user_id: int) -> bool:
-    locked: bool = await conn.fetchval(
-        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", _lock_key(user_id)
-    )
-    return locked
-
-
-async def _unlock(conn: Conn, user_id: int) -> None:
-    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", _lock_key(user_id))

@@ -130,10 +130,9 @@ class Doctor:
             return [(user, config)] if config and config.plex_token else []
         found = []
         async with self._s.pool.acquire() as conn:
-            for user_id in [r["id"] for r in await conn.fetch("SELECT id FROM users ORDER BY id")]:
-                each = await users.by_id(conn, user_id)
-                config = await plex_config.get(conn, user_id)
-                if each and config and config.plex_token:
+            for each in await users.every(conn):
+                config = await plex_config.get(conn, each.id)
+                if config and config.plex_token:
                     found.append((each, config))
         return found
 

@@ -102,28 +102,24 @@ class Matcher:
     ) -> MatchResult:
         rating_key = meta.show_key
         assert rating_key is not None and meta.grandparent_title is not None
-        found = await self.existing(conn, user_id, rating_key)
-        if found is not None:
-            self._metrics.matches.labels(method="existing").inc()
-            return found
-        # First sight of this Plex show: one matcher at a time per (user, show), so two
-        # scrobbles arriving together don't both add it.
-        await mappings.lock_plex_show(conn, user_id, rating_key)
-        found = await self.existing(conn, user_id, rating_key)
+        found = await self._mapped(conn, user_id, rating_key)
         if found is not None:
             return found
         plex = await self.plex_show(conn, user_id, config, meta, server_uuid)
-        result = await self._by_ids(conn, user_id, config, plex)
-        if isinstance(result, Matched):
-            await self.remember(conn, user_id, plex, result)
-        elif plex.year is None and plex.ids.agent != "plex" and plex.plex_key is not None:
+        result = await self._by_ids_remembered(conn, user_id, config, plex)
+        if (
+            isinstance(result, Unmatched)
+            and plex.year is None
+            and plex.ids.agent != "plex"
+            and plex.plex_key is not None
+        ):
             # Legacy agents carry no show year in the webhook (Metadata.year is the episode's);
             # the title step needs it, so ask the server before giving up on certainty. Only
             # the year: a server that can't answer leaves the title step what the payload has.
             fetched = await self._server_year(conn, user_id, config, plex.plex_key, server_uuid)
             if fetched is not None and fetched.year is not None:
                 plex = replace(plex, year=fetched.year, thumb=plex.thumb or fetched.thumb)
-                result = Unmatched(plex, result.reason) if isinstance(result, Unmatched) else result
+                result = Unmatched(plex, result.reason)
         return result
 
     async def match_known(
@@ -132,14 +128,25 @@ class Matcher:
         """The same cascade for a Plex show whose ids are already known (history sync reads
         them from the library listing, once per run): mapping, ids, TMDB find, auto-add.
         `Unmatched` goes on to the fuzzy step and conflicts, as with `match`."""
-        found = await self.existing(conn, user_id, plex.rating_key)
+        found = await self._mapped(conn, user_id, plex.rating_key)
+        if found is not None:
+            return found
+        return await self._by_ids_remembered(conn, user_id, config, plex)
+
+    async def _mapped(self, conn: Conn, user_id: int, rating_key: str) -> MatchResult | None:
+        """What an existing mapping says; when there is none, the (user, show) lock is taken
+        first, so that two scrobbles of a Plex show seen for the first time don't both add
+        it: the second finds the first one's mapping once the lock is its."""
+        found = await self.existing(conn, user_id, rating_key)
         if found is not None:
             self._metrics.matches.labels(method="existing").inc()
             return found
-        await mappings.lock_plex_show(conn, user_id, plex.rating_key)
-        found = await self.existing(conn, user_id, plex.rating_key)
-        if found is not None:
-            return found
+        await mappings.lock_plex_show(conn, user_id, rating_key)
+        return await self.existing(conn, user_id, rating_key)
+
+    async def _by_ids_remembered(
+        self, conn: Conn, user_id: int, config: PlexConfig, plex: PlexShow
+    ) -> MatchResult:
         result = await self._by_ids(conn, user_id, config, plex)
         if isinstance(result, Matched):
             await self.remember(conn, user_id, plex, result)

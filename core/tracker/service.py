@@ -28,6 +28,7 @@ from core.db.tv_progress import (
     ShowSort,
     UpNext,
     Watch,
+    episode_code,
 )
 from core.errors import InvalidInputError, NotFoundError
 from core.services.shows import ShowCatalog
@@ -44,6 +45,8 @@ SHOW_FILTERS: tuple[str, ...] = get_args(ShowFilter)
 SHOW_SORTS: tuple[str, ...] = get_args(ShowSort)
 TITLE_IN_MESSAGE = 100
 SOURCES = {"import": "imported", "plex": "Plex (auto-added)", "tmdb": "TMDB (/tv add)"}
+WATCH_SOURCES = {"webhook": "Plex", "history": "Plex history sync", "manual": "manual"}
+NOT_IN_TRACKER = "That show isn't in your tracker (any more)."
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class MarkResult:
     def what(self) -> str:
         if self.scope == "season":
             return f"season {self.season}"
-        code = f"S{self.season:02d}E{self.episode:02d}"
+        code = episode_code(self.season, self.episode)
         return f"everything up to {code}" if self.scope == "up_to" else code
 
 
@@ -128,29 +131,25 @@ class TrackerService:
     ) -> ShowPage:
         if show_filter not in SHOW_FILTERS or sort not in SHOW_SORTS:
             raise InvalidInputError("Unknown filter or sort.")
-        page = max(0, page)
+        page, today = max(0, page), self._today()
         async with self._pool.acquire() as conn:
-            items, total = await tv_progress.list_shows(
-                conn,
-                user_id,
-                self._today(),
-                show_filter=show_filter,
-                sort=sort,
-                limit=PAGE_SIZE,
-                offset=page * PAGE_SIZE,
-            )
-            pages = max(1, math.ceil(total / PAGE_SIZE))
-            if page >= pages:  # the list shrank since the buttons were drawn
-                page = pages - 1
-                items, total = await tv_progress.list_shows(
+
+            async def read(page: int) -> tuple[list[ShowProgress], int]:
+                return await tv_progress.list_shows(
                     conn,
                     user_id,
-                    self._today(),
+                    today,
                     show_filter=show_filter,
                     sort=sort,
                     limit=PAGE_SIZE,
                     offset=page * PAGE_SIZE,
                 )
+
+            items, total = await read(page)
+            pages = max(1, math.ceil(total / PAGE_SIZE))
+            if page >= pages:  # the list shrank since the buttons were drawn
+                page = pages - 1
+                items, total = await read(page)
         return ShowPage(items, page, pages, total, show_filter, sort)
 
     async def find_shows(self, user_id: int, text: str, limit: int = 25) -> list[ShowProgress]:
@@ -179,7 +178,7 @@ class TrackerService:
         async with self._pool.acquire() as conn:
             show = await tv_progress.show(conn, user_id, show_id, today)
             if show is None:
-                raise NotFoundError("That show isn't in your tracker (any more).")
+                raise NotFoundError(NOT_IN_TRACKER)
             seasons = await tv_progress.seasons(conn, show_id, today)
             next_episode = await tv_progress.next_episode(conn, show_id, today)
             upcoming = await tv_progress.upcoming_episode(conn, show_id, today)
@@ -267,7 +266,7 @@ class TrackerService:
         async with self._pool.acquire() as conn:
             show = await tvshows.get(conn, user_id, show_id)
         if show is None:
-            raise NotFoundError("That show isn't in your tracker (any more).")
+            raise NotFoundError(NOT_IN_TRACKER)
         if show.tmdb_id is None:
             raise InvalidInputError(
                 f"{_named(show.title)} has no TMDB id, so it can't be refreshed."
@@ -319,7 +318,7 @@ class TrackerService:
         number = episode if episode is not None else 0
         result = await self._set(show_id, scope, season, number, watched)
         if result.targeted == 0:
-            thing = f"season {season}" if scope == "season" else f"S{season:02d}E{number:02d}"
+            thing = f"season {season}" if scope == "season" else episode_code(season, number)
             if scope == "season" and watched:
                 thing += " (aired)"
             raise NotFoundError(
@@ -389,14 +388,14 @@ class TrackerService:
         async with self._pool.acquire() as conn:
             found = await tv_prefs.set_show_notify(conn, user_id, show_id, notify)
         if not found:
-            raise NotFoundError("That show isn't in your tracker (any more).")
+            raise NotFoundError(NOT_IN_TRACKER)
         return await self.detail(user_id, show_id)
 
     async def set_abandoned(self, user_id: int, show_id: int, abandoned: bool) -> ShowDetail:
         async with self._pool.acquire() as conn:
             found = await tv_prefs.set_abandoned(conn, user_id, show_id, abandoned)
         if not found:
-            raise NotFoundError("That show isn't in your tracker (any more).")
+            raise NotFoundError(NOT_IN_TRACKER)
         return await self.detail(user_id, show_id)
 
     # -- activity ----------------------------------------------------------------------------
