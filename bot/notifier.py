@@ -174,7 +174,7 @@ class OutboxNotifier:
         target = await self._target(conn, note.user_id)
         try:
             try:
-                message = await self._send(target, embed, view, files)
+                message = await self._send(target, embed, view, files, nonce=_nonce(note))
             except discord.Forbidden as exc:
                 if not files or exc.code != MISSING_PERMISSIONS:
                     raise
@@ -188,7 +188,7 @@ class OutboxNotifier:
                     exc.text,
                 )
                 embed.set_image(url=None)
-                message = await self._send(target, embed, view)
+                message = await self._send(target, embed, view, nonce=_nonce(note))
         except discord.HTTPException as exc:
             return await self._failed(conn, note, what, exc)
         except discord.InvalidData as exc:
@@ -305,9 +305,13 @@ class OutboxNotifier:
         embed: discord.Embed,
         view: discord.ui.View | None,
         files: list[discord.File] | None = None,
+        *,
+        nonce: str,
     ) -> discord.Message:
         """To the user's chosen channel (mentioning them), else as a DM. Network only: the
-        database was read before, so its errors are never taken for Discord's."""
+        database was read before, so its errors are never taken for Discord's. The nonce
+        (discord.py sends it enforced) makes a resend after a lost answer return the message
+        Discord already made instead of posting it twice."""
         if target.channel_id is not None:
             channel = await self._channel(target.channel_id)
             return await channel.send(
@@ -318,10 +322,14 @@ class OutboxNotifier:
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(target.discord_user_id)]
                 ),
+                nonce=nonce,
             )
         dm = await self._bot.create_dm(discord.Object(target.discord_user_id))
         return await dm.send(
-            embed=embed, view=view or discord.utils.MISSING, files=files or discord.utils.MISSING
+            embed=embed,
+            view=view or discord.utils.MISSING,
+            files=files or discord.utils.MISSING,
+            nonce=nonce,
         )
 
     async def _channel(self, channel_id: int) -> discord.abc.Messageable:
@@ -349,3 +357,8 @@ class OutboxNotifier:
             await channel.get_partial_message(message_id).edit(embed=embed, view=None)
         except discord.HTTPException as exc:
             log.warning("conflict %d: could not edit message %d: %s", conflict.id, message_id, exc)
+
+
+def _nonce(note: Notification) -> str:
+    # Discord takes at most 25 characters; one outbox row is one message.
+    return f"outbox-{note.id}"

@@ -71,6 +71,27 @@ async def test_a_network_error_mid_round_never_reposts_what_was_delivered(
     assert all(r["delivered_at"] is not None for r in rows)
 
 
+async def test_a_message_discord_accepted_whose_answer_was_lost_is_not_posted_twice(
+    daemon: Daemon, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    user, secret = await alice_connected_without_discord(daemon, fake)
+    await daemon.import_shows(user.id, [OFFICE_US])
+    conflict = await raise_conflict(daemon, secret, show_key="777")
+    # Discord makes the message, but the connection breaks before the answer: the outbox
+    # can't tell, and sends again.
+    fake.lose_answers("POST /api/v10/channels/", times=1)
+    bot = make_bot(daemon, fake)
+    async with running_client(bot, fake):
+        await _outbox_when(daemon, lambda r: r["delivered_at"] is not None, "delivered")
+        assert [h for h in fake.outage_hits if h.endswith("answer lost")] == fake.outage_hits
+        assert len(fake.outage_hits) == 1, fake.outage_hits
+        assert await bot.notifier.deliver_pending() == 0
+    assert _conflict_ids(fake.dm_messages(ALICE)) == [f"conflict {conflict}"], "posted once"
+    [row] = await daemon.fetch("SELECT discord_message_id FROM notification_outbox")
+    assert str(row["discord_message_id"]) == fake.dm_messages(ALICE)[0]["id"]
+
+
 async def test_a_long_rest_outage_delays_notifications_without_losing_them(
     daemon: Daemon, fake_discord: FakeDiscord
 ) -> None:

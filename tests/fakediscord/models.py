@@ -163,6 +163,9 @@ class Outage:
     after: int = 0
     times: int | None = None
     exact: bool = False  # routes are whole "METHOD /path"s, not prefixes
+    # The request is carried out, then its connection closed before the answer: the client
+    # can't tell whether it happened (a network error after Discord accepted a message).
+    answer_lost: bool = False
     seen: int = 0
     failed: int = 0
 

@@ -220,6 +220,13 @@ class FakeDiscord:
         self.outages.append(outage)
         return outage
 
+    def lose_answers(self, *routes: str, after: int = 0, times: int | None = None) -> Outage:
+        """Requests matching `routes` are carried out, but their connection closes before
+        the answer arrives (Discord accepted the message; the client saw a network error)."""
+        outage = Outage(tuple(routes), None, after, times, answer_lost=True)
+        self.outages.append(outage)
+        return outage
+
     def fail_gateway(self, status: int = 503, *, times: int | None = None) -> Outage:
         """The gateway's WebSocket handshake answers `status` (Discord's edge during an
         outage: 503, or 404 while a gateway node is gone)."""
@@ -237,7 +244,7 @@ class FakeDiscord:
 
     def _outage_response(self, request: web.Request, route: str) -> web.Response | None:
         for outage in self.outages:
-            if not outage.hits(route):
+            if outage.answer_lost or not outage.hits(route):
                 continue
             self.outage_hits.append(f"{route} -> {outage.status or 'dropped'}")
             self._notify()
@@ -566,6 +573,12 @@ class FakeDiscord:
             self.server_errors.append(f"{route}: {exc!r}")
             self._notify()
             return json_response({"message": f"fake Discord bug: {exc!r}", "code": 0}, 400)
+        if any(o.answer_lost and o.hits(route) for o in self.outages):
+            self.outage_hits.append(f"{route} -> answer lost")
+            self._notify()
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never reaches the client
         self._notify()
         return response
 
@@ -1031,6 +1044,13 @@ class FakeDiscord:
         validate_message({**payload, "attachments": payload.get("attachments") or list(files)})
         if int(payload.get("flags") or 0) & m.EPHEMERAL:
             raise invalid_form("flags", "Only interaction responses can be ephemeral")
+        nonce = payload.get("nonce")
+        if nonce is not None and payload.get("enforce_nonce"):
+            # Discord: the same author's message with this nonce (from the last few minutes)
+            # is returned instead of a second one.
+            for earlier in self.messages.get(channel.id, []):
+                if earlier.get("nonce") == nonce and earlier["author"]["id"] == str(self.bot_id):
+                    return json_response(earlier)
         message = self._new_message(channel, payload, files, author=self.bot_user)
         await self._created(message)
         return json_response(message)
