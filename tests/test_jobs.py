@@ -84,8 +84,28 @@ async def test_prune_removes_only_what_is_old_and_finished(
     held_behind = await _conflict(conn, alice, "4", resolved_age=150 * DAY)
     await _log(conn, alice, age=1 * DAY, status="pending", held_by_conflict_id=held_behind)
 
+    # Notifications: delivered or refused long ago go; one still to deliver stays.
+    notes = {}
+    for name, delivered, refused in (
+        ("delivered", 100 * DAY, None),
+        ("refused", None, 100 * DAY),
+        ("refused_lately", None, 2 * DAY),
+        ("waiting", None, None),
+    ):
+        notes[name] = await conn.fetchval(
+            """INSERT INTO notification_outbox (user_id, kind, ref_id, delivered_at, refused_at)
+               VALUES ($1, 'failure', $2, now() - $3::interval, now() - $4::interval)
+               RETURNING id""",
+            alice,
+            len(notes) + 1,
+            delivered,
+            refused,
+        )
+
     result = await services.jobs.prune(conn, batch_size=7)
 
+    notes_left = {r["id"] for r in await conn.fetch("SELECT id FROM notification_outbox")}
+    assert notes_left == {notes["refused_lately"], notes["waiting"]}
     assert result.logs == len(old) == 24
     assert result.batches >= 4  # 24 rows in batches of 7, then each other table
     assert result.conflicts == 1

@@ -45,11 +45,14 @@ async def delete_conflicts_before(conn: Conn, cutoff: datetime, limit: int) -> i
 
 
 async def delete_outbox_before(conn: Conn, cutoff: datetime, limit: int) -> int:
-    """Delivered notifications only; undelivered ones still have somewhere to go."""
+    """Delivered notifications, and ones Discord refused (DMs closed, channel gone) that
+    long ago; the rest still have somewhere to go. (What a refused conflict notice was
+    about stays listed by `/plex conflicts` and `plex-tracker conflicts`.)"""
     status: str = await conn.execute(
         """DELETE FROM notification_outbox WHERE id IN (
                SELECT id FROM notification_outbox
-               WHERE delivered_at IS NOT NULL AND delivered_at < $1
+               WHERE (delivered_at IS NOT NULL AND delivered_at < $1)
+                  OR (delivered_at IS NULL AND refused_at < $1)
                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)""",
         cutoff,
         limit,
