@@ -577,3 +577,30 @@ async def test_a_batch_never_fails_on_a_payload_it_does_not_read(daemon: Daemon)
         (ids[1], True, "success", y),
     ]
     assert [(d["tvshow_id"], d["date_watched"]) for d in dates] == [(x, seen), (y, created)]
+
+
+async def test_two_adds_of_one_tmdb_show_at_once_make_one_show(daemon: Daemon) -> None:
+    """The 4K and HD libraries' first scrobbles auto-add the same TMDB show together: the
+    second waits for the first and finds its show (before: a unique-index violation, the
+    scrobble failed and was retried)."""
+    user_id, _ = await daemon.connect()
+    office = ShowInput(title="The Office", year=2005, tmdb_id=2316, source="plex")
+    pool = daemon.services.pool
+    async with pool.acquire() as first, pool.acquire() as second:
+        tx = first.transaction()
+        await tx.start()
+        made, created = await tvshows.upsert(first, user_id, office)
+
+        async def add_again() -> tuple[tvshows.Show, bool]:
+            async with second.transaction():
+                return await tvshows.upsert(second, user_id, office)
+
+        racing = asyncio.create_task(add_again())
+        await asyncio.sleep(0.3)
+        assert not racing.done(), "the second add waits for the first"
+        await tx.commit()
+        found, created_again = await asyncio.wait_for(racing, 10)
+    assert created and not created_again
+    assert found.id == made.id
+    rows = await daemon.fetch("SELECT id FROM tvshows WHERE user_id = $1", user_id)
+    assert [r["id"] for r in rows] == [made.id]

@@ -84,7 +84,15 @@ def _show(r: asyncpg.Record) -> Show:
 
 
 async def upsert(conn: Conn, user_id: int, show: ShowInput) -> tuple[Show, bool]:
-    """Insert or update a show keyed by tmdb_id, else by title + year. Returns (show, created)."""
+    """Insert or update a show keyed by tmdb_id, else by title + year. Returns (show, created).
+
+    One upsert per key at a time (until commit): two Plex libraries (4K and HD) auto-adding
+    the same TMDB show at once would otherwise both find nothing, and the second insert
+    would fail on the unique index (or, keyed by title, add the show twice)."""
+    key = show.tmdb_id if show.tmdb_id is not None else f"{show.title.lower()}|{show.year}"
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"tvshow:{user_id}:{key}"
+    )
     if show.tmdb_id is not None:
         existing = await conn.fetchval(
             "SELECT id FROM tvshows WHERE user_id = $1 AND tmdb_id = $2 FOR NO KEY UPDATE",
