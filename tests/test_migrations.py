@@ -91,13 +91,17 @@ async def test_commands_starting_together_both_find_the_embedded_database(
 ) -> None:
     """`plex-tracker run &` then at once `connect`: both create the database on a fresh
     DATA_DIR; the one that loses the race uses the other's (it was a traceback)."""
+    import os
+
     from core.db.embedded import EmbeddedPostgres
 
-    admin = await asyncpg.connect(pg_server_dsn)
+    name = f"plex_tracker_race_{os.getpid()}"
+    server = _with_database(pg_server_dsn, "postgres")
+    admin = await asyncpg.connect(server)
     try:
-        await admin.execute("DROP DATABASE IF EXISTS plex_tracker WITH (FORCE)")
-        await asyncio.gather(*(EmbeddedPostgres._ensure_database(pg_server_dsn) for _ in range(8)))
-        assert await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = 'plex_tracker'")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await asyncio.gather(*(EmbeddedPostgres._ensure_database(server, name) for _ in range(8)))
+        assert await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
     finally:
-        await admin.execute("DROP DATABASE IF EXISTS plex_tracker WITH (FORCE)")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

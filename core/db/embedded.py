@@ -152,16 +152,16 @@ class EmbeddedPostgres:
         (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
 
     @staticmethod
-    async def _ensure_database(uri: str) -> None:
+    async def _ensure_database(uri: str, name: str = "plex_tracker") -> None:
         conn = await asyncpg.connect(uri)
         try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'plex_tracker'")
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
             if not exists:
                 # A command started while `run` creates it races us here: theirs is as good.
                 with contextlib.suppress(
                     asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError
                 ):
-                    await conn.execute("CREATE DATABASE plex_tracker")
+                    await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
 
