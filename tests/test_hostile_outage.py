@@ -323,7 +323,14 @@ async def test_kill_9_mid_load_then_restart_processes_every_accepted_webhook_onc
             )
             assert all((r["status"], r["attempts"]) == ("success", 1) for r in extra)
             seen = await conn.fetchval("SELECT count(*) FROM plex_scrobbles_seen")
-            assert seen == stored
+            unmarked = await conn.fetch(
+                """SELECT l.id, l.status, l.action_taken, l.plex_account_id, l.plex_item_key,
+                          l.created_at, l.processed_at, s.log_id AS marker_log, s.seen_at
+                   FROM plex_webhook_logs l LEFT JOIN plex_scrobbles_seen s
+                     ON s.user_id = l.user_id AND s.item_key = l.plex_item_key
+                   WHERE s.log_id IS DISTINCT FROM l.id"""
+            )
+            assert seen == stored, repr([dict(r) for r in unmarked])
         finally:
             await asyncio.to_thread(restarted.stop)
             restarted.kill()

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from core.db import tvshows, webhook_logs
+from core.db import mappings, tvshows, webhook_logs
+from core.db.mappings import NewMapping
 from core.db.tvshows import EpisodeInput, ShowInput
 from core.db.webhook_logs import NewLog
 from core.services.conflicts import UseShow, UseTmdb
@@ -494,6 +495,85 @@ async def test_a_duplicate_arriving_while_the_first_attempt_fails_is_processed(
 
 # -- the fast path reads the log row's columns -----------------------------------------------
 CORPUS = Path(__file__).parent / "corpus"
+
+
+async def test_a_show_mapped_while_a_batch_runs_is_left_to_the_full_path(
+    daemon: Daemon,
+) -> None:
+    """The batch chose rows for its duplicate check and for its marks with two queries, each
+    under its own snapshot: a Plex show mapped by another worker in between had its scrobble
+    marked with no duplicate check and no marker (seen as one kill -9 run in ten). Paused
+    at the duplicate check, the mapping committed meanwhile: that row now stays pending."""
+    user_id, secret, x, _ = await _two_libraries(daemon)
+    await daemon.import_shows(
+        user_id,
+        [
+            {
+                "title": "Show Z",
+                "year": 2020,
+                "tvdb_id": 1003,
+                "seasons": [{"season_number": 1, "episodes": [{"episode_number": 1}]}],
+            }
+        ],
+    )
+    z = await show_id(daemon, user_id, "Show Z")
+    await daemon.services.worker.stop()
+    mapped = await post_id(daemon, _tvdb_scrobble("100", 1001, "Show X", 1), secret)
+    unmapped = await post_id(daemon, _tvdb_scrobble("400", 1003, "Show Z", 1), secret)
+    pool = daemon.services.pool
+    async with pool.acquire() as hold, pool.acquire() as a, pool.acquire() as other:
+        # Another scrobble of X's S01E01 is being counted (the pause point): the batch's
+        # duplicate check waits for it.
+        row = (await daemon.fetch("SELECT * FROM plex_webhook_logs WHERE id = $1", mapped))[0]
+        holding = hold.transaction()
+        await holding.start()
+        await hold.execute(
+            """INSERT INTO plex_scrobbles_seen (user_id, account_id, item_key, seen_at, log_id)
+               VALUES ($1, $2, $3, now(), 0)""",
+            user_id,
+            row["plex_account_id"],
+            row["plex_item_key"],
+        )
+        batch = asyncio.create_task(webhook_logs.settle_queue(a, 16, WINDOW))
+        try:
+            await until(waiting(daemon, 1), "the batch to stop at the duplicate check")
+            # Meanwhile the full path elsewhere maps Show Z and commits.
+            await mappings.upsert(
+                other,
+                NewMapping(
+                    user_id=user_id,
+                    plex_rating_key="400",
+                    plex_guid=None,
+                    plex_title="Show Z",
+                    plex_year=2020,
+                    tvshow_id=z,
+                    tmdb_id=None,
+                    tvdb_id=1003,
+                    imdb_id=None,
+                    match_confidence=1.0,
+                    match_method="tvdb_id",
+                ),
+            )
+        finally:
+            await holding.rollback()
+        rows = await batch
+    assert [(r.id, r.settled, r.status) for r in rows] == [
+        (mapped, True, "success"),
+        (unmapped, False, None),  # not checked for duplicates, so not marked
+    ]
+    daemon.services.worker.start()
+    assert (await daemon.settled(unmapped))["status"] == "success"
+    assert await watched(daemon, x) == [1, 5] and await watched(daemon, z) == [1]
+    markers = await daemon.fetch(
+        "SELECT log_id FROM plex_scrobbles_seen WHERE log_id = ANY ($1) ORDER BY log_id",
+        [mapped, unmapped],
+    )
+    assert [m["log_id"] for m in markers] == [mapped, unmapped]
+    # So Plex's repeat of it inside the window is a duplicate, not counted again.
+    again = await daemon.settled(
+        await post_id(daemon, _tvdb_scrobble("400", 1003, "Show Z", 1), secret)
+    )
+    assert (again["status"], again["action_taken"]) == ("duplicate", "duplicate_scrobble")
 
 
 async def test_relayed_scrobbles_settle_in_the_batch(daemon: Daemon) -> None:
