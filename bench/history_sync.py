@@ -46,6 +46,13 @@ if str(ROOT) not in sys.path:
 
 import asyncpg  # noqa: E402
 
+from bench.webhook_load import (  # noqa: E402
+    create_database,
+    drop_database,
+    vm_hwm_mb,
+    watched_count,
+    with_database,
+)
 from tests.cli import entry_point  # noqa: E402
 from tests.fakes.plex_server import DEFAULT_TOKEN, FakePlexServer  # noqa: E402
 
@@ -95,18 +102,6 @@ def fill_plex(plex: FakePlexServer, shows: int) -> int:
     return played
 
 
-def _hwm_mb(pid: int) -> float | None:
-    """VmHWM: the peak RSS of the program the process runs now (reset by exec, unlike
-    ru_maxrss, which would count the fork of this big benchmark process)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def run_measured(env: dict[str, str], *args: str) -> tuple[float, float, str, str]:
     """(wall seconds, peak RSS MB, stdout, stderr) of one plex-tracker command."""
     started = time.monotonic()
@@ -114,7 +109,7 @@ def run_measured(env: dict[str, str], *args: str) -> tuple[float, float, str, st
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([*entry_point(), *args], env=env, stdout=out, stderr=err)
         while proc.poll() is None:
-            peak = max(peak, _hwm_mb(proc.pid) or 0.0)
+            peak = max(peak, vm_hwm_mb(proc.pid) or 0.0)
             time.sleep(0.01)
         wall = time.monotonic() - started
         out.seek(0)
@@ -142,18 +137,7 @@ async def last_run_seconds(dsn: str) -> float:
         await conn.close()
 
 
-async def watched_count(dsn: str) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        n: int = await conn.fetchval("SELECT count(*) FROM tvshow_episodes WHERE watched")
-        return n
-    finally:
-        await conn.close()
-
-
 async def bench_scale(server_dsn: str, scale: float, work: Path) -> tuple[Measured, Measured]:
-    from bench.webhook_load import create_database, drop_database
-
     shows = max(1, round(SHOWS_PER_SCALE * scale))
     name = f"plex_tracker_bench_history_{os.getpid()}"
     dsn = await create_database(server_dsn, name)
@@ -233,7 +217,6 @@ def main() -> None:
         server_dsn = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
         embedded = None
         if not server_dsn:
-            from bench.webhook_load import with_database
             from core.db.pool import EmbeddedPostgres
 
             embedded = EmbeddedPostgres(work / "pg")

@@ -158,14 +158,23 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -
     raise TimeoutError(url)
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM: the process's resident-set high-water mark over its whole life."""
+def vm_hwm_mb(pid: int) -> float | None:
+    """VmHWM: the resident-set high-water mark of the program the process runs now (reset
+    by exec, unlike ru_maxrss); None where /proc can't tell (gone, not Linux)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's resident-set high-water mark over its whole life."""
+    hwm = vm_hwm_mb(pid)
+    if hwm is not None:
+        return hwm
     import psutil
 
     return float(psutil.Process(pid).memory_info().rss) / 2**20
